@@ -1,0 +1,1 @@
+//! lvs-check (being built).

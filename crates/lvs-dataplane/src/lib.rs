@@ -1,0 +1,1 @@
+//! lvs-dataplane (being built).

@@ -1,0 +1,1 @@
+//! lvs-ipvs-nl (being built).

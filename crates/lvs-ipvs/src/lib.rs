@@ -1,0 +1,1 @@
+//! lvs-ipvs (being built).

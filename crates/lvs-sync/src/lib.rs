@@ -1,0 +1,1 @@
+//! lvs-sync (being built).

@@ -1,0 +1,1 @@
+//! (ipvs: being built)

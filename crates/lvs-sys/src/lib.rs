@@ -1,0 +1,11 @@
+//! lvs-sys — the only crate that touches the kernel: sockets, netlink, sysctl,
+//! raw packets. It is also the only crate allowed `unsafe`.
+//!
+//! Each concern has its own module; the engines (lvs-vrrp, lvs-check, lvs-ipvs)
+//! never see a socket.
+#![allow(unsafe_code)]
+
+pub mod addr;
+pub mod ipvs;
+pub mod probe;
+pub mod vrrp;

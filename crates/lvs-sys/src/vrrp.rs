@@ -1,0 +1,1 @@
+//! (vrrp: being built)

@@ -1,0 +1,1 @@
+//! lvs-wire (being built).

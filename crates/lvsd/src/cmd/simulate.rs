@@ -1,0 +1,11 @@
+//! `lvsd simulate` (under construction: owned by its issue).
+
+use std::process::ExitCode;
+
+/// Arguments of `lvsd simulate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {}
+
+pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`lvsd simulate` is not built yet")
+}
