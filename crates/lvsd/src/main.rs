@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod daemon;
 
 /// lvsd: a keepalived-compatible LVS/IPVS director.
 #[derive(Debug, Parser)]

@@ -1,0 +1,1 @@
+//! ipvsadm-compatible listing formats (being built).

@@ -1,0 +1,1 @@
+//! Driver: checkers (being built).

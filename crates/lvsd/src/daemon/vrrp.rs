@@ -1,0 +1,1 @@
+//! Driver: vrrp (being built).
