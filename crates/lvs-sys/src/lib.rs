@@ -7,5 +7,6 @@
 
 pub mod addr;
 pub mod ipvs;
+pub mod packet;
 pub mod probe;
 pub mod vrrp;
