@@ -258,7 +258,11 @@ fn family_resolution_request_and_reply() {
 fn truncated_frames_are_errors_not_panics() {
     let b = encode_request(0x1c, 1, false, req_flush());
     for cut in 0..b.len() {
-        let _ = split_frames(&b[..cut]).map(|f| f.iter().map(|x| decode_frame(x)).count());
+        if let Ok(frames) = split_frames(&b[..cut]) {
+            for f in frames {
+                let _ = decode_frame(f);
+            }
+        }
     }
     let mut bad = encode_request(
         0x1c,
