@@ -1,0 +1,880 @@
+//! The checker engine: probe scheduling, keepalived's retry state machine, and the virtual-server
+//! logic (alpha, quorum, hysteresis, sorry server, inhibit_on_failure, ha_suspend, omega).
+//!
+//! # Call order (quinn style)
+//!
+//! ```text
+//! let mut e = Engine::new(cfg, seed, now);
+//! loop {
+//!     while let Some(a) = e.poll_action() { /* start probes, apply weights, run notifies */ }
+//!     sleep_until(e.poll_timeout()) → e.handle_timeout(now)
+//!     or a probe finished          → e.handle_result(now, run, result)
+//!     or SIGHUP                    → e.reconfigure(now, new_cfg)
+//!     or VIP appeared/disappeared  → e.set_vip_present(ip, bool)
+//! }
+//! e.shutdown(); drain poll_action()
+//! ```
+//!
+//! Invariants:
+//! - One probe per distinct `(ProbeSpec, Timing)`, whatever the number of virtual servers
+//!   that reference it; every consumer sees the same result.
+//! - At most one run of a probe is outstanding. A result for a run that is no longer current
+//!   (stalled, or the probe was removed by a reload) is ignored.
+//! - `SetWeight` actions are a diff of the published per-virtual-server destination set:
+//!   additions and weight changes come before removals, so a service is never emptied by the
+//!   order of operations (the sorry server is added before the last real server leaves).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::{EngineConfig, RealServerCfg, VirtualServerCfg, VsKey};
+use crate::spec::{ProbeKind, ProbeSpec, Timing};
+
+/// Stable identity of a probe for the life of the engine (kept across reloads when the
+/// checker compares equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ProbeId(pub u64);
+
+/// One run of a probe; results must quote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct RunId {
+    /// The probe.
+    pub probe: ProbeId,
+    /// The run number of that probe.
+    pub seq: u64,
+}
+
+/// What an executor reports for one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResult {
+    /// The check passed.
+    pub ok: bool,
+    /// `misc_dynamic` / FILE_CHECK `dynamic`: the weight the real server should take.
+    pub weight: Option<u32>,
+    /// Human-readable reason (failure cause, status line…).
+    pub detail: String,
+    /// Wall time the run took.
+    pub latency: Duration,
+}
+
+impl ProbeResult {
+    /// A pass.
+    pub fn up(detail: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            weight: None,
+            detail: detail.into(),
+            latency: Duration::ZERO,
+        }
+    }
+    /// A failure.
+    pub fn down(detail: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            weight: None,
+            detail: detail.into(),
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+/// Notification events (keepalived's notify_up / notify_down / quorum_up / quorum_down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NotifyEvent {
+    /// A real server came up.
+    RsUp,
+    /// A real server went down.
+    RsDown,
+    /// The virtual server gained quorum.
+    QuorumUp,
+    /// The virtual server lost quorum.
+    QuorumDown,
+}
+
+/// What the engine asks its driver to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Run a probe now and report with [`Engine::handle_result`].
+    StartProbe {
+        /// Quote this in the result.
+        run: RunId,
+        /// What to run.
+        spec: Arc<ProbeSpec>,
+    },
+    /// Set a destination of a virtual server in the data plane: `Some(w)` adds or edits it,
+    /// `None` removes it.
+    SetWeight {
+        /// The service.
+        vs: VsKey,
+        /// The destination.
+        dest: SocketAddr,
+        /// New weight, or removal.
+        weight: Option<u32>,
+        /// This destination is the sorry server.
+        sorry: bool,
+    },
+    /// A checker changed state (for logs and metrics).
+    CheckerChanged {
+        /// The probe.
+        probe: ProbeId,
+        /// What it probes.
+        spec: Arc<ProbeSpec>,
+        /// New state.
+        up: bool,
+        /// Why (the last result's detail).
+        detail: String,
+        /// Failed runs that led here (retries included).
+        failures: u32,
+    },
+    /// Run a notify script / report an event.
+    Notify {
+        /// The event.
+        event: NotifyEvent,
+        /// Virtual server concerned.
+        vs: VsKey,
+        /// Real server concerned (for RsUp / RsDown).
+        dest: Option<SocketAddr>,
+        /// The configured script, if any (argv).
+        script: Option<Vec<String>>,
+    },
+    /// A probe run produced no result in time: the executor is stuck. The run counts as failed.
+    Stalled {
+        /// The run that never reported.
+        run: RunId,
+        /// What it probes.
+        spec: Arc<ProbeSpec>,
+        /// How long we waited.
+        after: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Running { since: Instant },
+}
+
+/// Counters kept per probe.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProbeStats {
+    /// Runs completed (stalls included).
+    pub runs: u64,
+    /// Failed runs.
+    pub failures: u64,
+    /// Runs that stalled.
+    pub stalls: u64,
+    /// Latency of the last completed run.
+    pub last_latency: Duration,
+}
+
+#[derive(Debug)]
+struct Probe {
+    spec: Arc<ProbeSpec>,
+    timing: Timing,
+    is_up: bool,
+    has_run: bool,
+    retry_it: u32,
+    dyn_weight: Option<u32>,
+    phase: Phase,
+    seq: u64,
+    timer_gen: u64,
+    next_at: Instant,
+    last_detail: String,
+    last_run: Option<Instant>,
+    stats: ProbeStats,
+    /// (vs index, rs index) consumers in the current configuration.
+    consumers: Vec<(usize, usize)>,
+}
+
+impl Probe {
+    fn new(spec: ProbeSpec, timing: Timing, at: Instant) -> Self {
+        Self {
+            spec: Arc::new(spec),
+            timing,
+            is_up: !timing.alpha,
+            has_run: false,
+            retry_it: 0,
+            dyn_weight: None,
+            phase: Phase::Waiting,
+            seq: 0,
+            timer_gen: 0,
+            next_at: at,
+            last_detail: String::new(),
+            last_run: None,
+            stats: ProbeStats::default(),
+            consumers: Vec::new(),
+        }
+    }
+
+    /// Upper bound of one run as the executor enforces it.
+    fn max_duration(&self) -> Duration {
+        match &self.spec.kind {
+            ProbeKind::MiscCheck(m) => m.timeout,
+            ProbeKind::FileCheck(_) => Duration::from_secs(1),
+            _ => self.spec.connect_timeout,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Rs {
+    cfg: RealServerCfg,
+    probes: Vec<ProbeId>,
+    alive: bool,
+}
+
+#[derive(Debug)]
+struct Vs {
+    cfg: VirtualServerCfg,
+    rs: Vec<Rs>,
+    suspended: bool,
+    quorum_up: bool,
+    published: BTreeMap<SocketAddr, u32>,
+}
+
+/// Status of one checker, for `lvsd status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckerStatus {
+    /// Probe identity.
+    pub id: ProbeId,
+    /// keepalived keyword (`TCP_CHECK`, …).
+    pub kind: &'static str,
+    /// Human description.
+    pub target: String,
+    /// Current state.
+    pub up: bool,
+    /// Has run at least once.
+    pub has_run: bool,
+    /// Consecutive failures in the current retry cycle.
+    pub retry_it: u32,
+    /// Last result's detail.
+    pub last_detail: String,
+    /// Seconds since the last completed run.
+    pub last_run_ago: Option<f64>,
+    /// Counters.
+    pub stats: ProbeStats,
+    /// Number of real servers (across virtual servers) sharing this probe.
+    pub shared_by: usize,
+}
+
+/// Status of one real server.
+#[derive(Debug, Clone, Serialize)]
+pub struct RealServerStatus {
+    /// Destination.
+    pub dest: SocketAddr,
+    /// All checkers pass.
+    pub alive: bool,
+    /// Weight currently published (`None`: not in the service).
+    pub weight: Option<u32>,
+    /// Configured weight.
+    pub configured_weight: u32,
+    /// `inhibit_on_failure`.
+    pub inhibit_on_failure: bool,
+    /// Its checkers.
+    pub checkers: Vec<CheckerStatus>,
+}
+
+/// Status of one virtual server.
+#[derive(Debug, Clone, Serialize)]
+pub struct VirtualServerStatus {
+    /// Identity.
+    pub key: VsKey,
+    /// Quorum currently met.
+    pub quorum_up: bool,
+    /// `quorum`.
+    pub quorum: u64,
+    /// `hysteresis`.
+    pub hysteresis: u64,
+    /// Σ weights of alive real servers.
+    pub alive_weight: u64,
+    /// Probes suspended (`ha_suspend` and the VIP is absent).
+    pub suspended: bool,
+    /// Sorry server and its published weight.
+    pub sorry_server: Option<(SocketAddr, Option<u32>)>,
+    /// Real servers.
+    pub real_servers: Vec<RealServerStatus>,
+}
+
+/// The health-check engine. See the module docs for the call order.
+#[derive(Debug)]
+pub struct Engine {
+    probes: HashMap<ProbeId, Probe>,
+    by_key: HashMap<(ProbeSpec, Timing), ProbeId>,
+    vs: Vec<Vs>,
+    timers: BinaryHeap<Reverse<(Instant, ProbeId, u64)>>,
+    actions: VecDeque<Action>,
+    rng: ChaCha8Rng,
+    next_id: u64,
+    jitter_permille: u16,
+    stall_grace: Duration,
+    stopped: bool,
+}
+
+impl Engine {
+    /// Builds the engine, schedules every probe's first run at `now + 1 s + random(0..=warmup)`,
+    /// and queues the initial destination set (real servers without alpha are in at once).
+    pub fn new(cfg: EngineConfig, seed: u64, now: Instant) -> Self {
+        let mut e = Self {
+            probes: HashMap::new(),
+            by_key: HashMap::new(),
+            vs: Vec::new(),
+            timers: BinaryHeap::new(),
+            actions: VecDeque::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            next_id: 1,
+            jitter_permille: cfg.jitter_permille,
+            stall_grace: cfg.stall_grace,
+            stopped: false,
+        };
+        e.install(cfg, HashMap::new(), HashMap::new(), now);
+        e
+    }
+
+    /// Number of distinct probes (after deduplication).
+    pub fn probe_count(&self) -> usize {
+        self.probes.len()
+    }
+
+    /// The earliest instant at which [`Engine::handle_timeout`] has work.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, id, gen))) = self.timers.peek().copied() {
+            if self.probes.get(&id).is_some_and(|p| p.timer_gen == gen) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    /// Next queued action.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Fires due timers: starts probes, reports stalled ones.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, id, gen))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(p) = self.probes.get(&id) else {
+                continue;
+            };
+            if p.timer_gen != gen {
+                continue;
+            }
+            match p.phase {
+                Phase::Waiting => self.start(id, now),
+                Phase::Running { since } => {
+                    let p = self.probes.get_mut(&id).expect("probe exists");
+                    p.stats.stalls += 1;
+                    let run = RunId {
+                        probe: id,
+                        seq: p.seq,
+                    };
+                    let after = now.saturating_duration_since(since);
+                    self.actions.push_back(Action::Stalled {
+                        run,
+                        spec: p.spec.clone(),
+                        after,
+                    });
+                    let detail = format!("stalled: no result after {:.1}s", after.as_secs_f64());
+                    self.complete(id, now, false, None, detail, after);
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, id: ProbeId, now: Instant) {
+        let suspended = {
+            let p = &self.probes[&id];
+            !p.consumers.is_empty() && p.consumers.iter().all(|&(v, _)| self.vs[v].suspended)
+        };
+        let grace = self.stall_grace;
+        let p = self.probes.get_mut(&id).expect("probe exists");
+        if suspended {
+            let at = now + p.timing.delay_loop;
+            Self::schedule(&mut self.timers, id, p, at);
+            return;
+        }
+        p.seq += 1;
+        p.phase = Phase::Running { since: now };
+        let stall_at = now + p.max_duration() + grace;
+        Self::schedule(&mut self.timers, id, p, stall_at);
+        self.actions.push_back(Action::StartProbe {
+            run: RunId {
+                probe: id,
+                seq: p.seq,
+            },
+            spec: p.spec.clone(),
+        });
+    }
+
+    fn schedule(
+        timers: &mut BinaryHeap<Reverse<(Instant, ProbeId, u64)>>,
+        id: ProbeId,
+        p: &mut Probe,
+        at: Instant,
+    ) {
+        p.timer_gen += 1;
+        p.next_at = at;
+        timers.push(Reverse((at, id, p.timer_gen)));
+    }
+
+    /// Takes a probe result. Results for runs that are not current are ignored (returns false).
+    pub fn handle_result(&mut self, now: Instant, run: RunId, result: ProbeResult) -> bool {
+        let Some(p) = self.probes.get(&run.probe) else {
+            return false;
+        };
+        if p.seq != run.seq || !matches!(p.phase, Phase::Running { .. }) {
+            return false;
+        }
+        self.complete(
+            run.probe,
+            now,
+            result.ok,
+            result.weight,
+            result.detail,
+            result.latency,
+        );
+        true
+    }
+
+    /// keepalived's checker epilogue (`tcp_epilog` & co.): retry while up, then down; a down
+    /// checker comes back on its first success.
+    fn complete(
+        &mut self,
+        id: ProbeId,
+        now: Instant,
+        ok: bool,
+        weight: Option<u32>,
+        detail: String,
+        latency: Duration,
+    ) {
+        let jitter = self.jitter_permille;
+        let p = self.probes.get_mut(&id).expect("probe exists");
+        p.phase = Phase::Waiting;
+        p.stats.runs += 1;
+        p.stats.last_latency = latency;
+        p.last_run = Some(now);
+        if !ok {
+            p.stats.failures += 1;
+        }
+        let was_up = p.is_up;
+        let old_weight = p.dyn_weight;
+        let failures = p.retry_it + 1;
+        let mut full_loop = true;
+        let delay;
+        if ok || ((p.is_up || !p.has_run) && p.retry_it >= p.timing.retry) {
+            delay = p.timing.delay_loop;
+            p.retry_it = 0;
+            if ok {
+                p.is_up = true;
+                p.dyn_weight = weight;
+            } else if p.is_up || !p.has_run {
+                p.is_up = false;
+            }
+        } else if p.is_up {
+            p.retry_it += 1;
+            delay = p.timing.delay_before_retry;
+            full_loop = false;
+        } else {
+            delay = p.timing.delay_loop;
+        }
+        let changed_state = was_up != p.is_up;
+        p.has_run = true;
+        p.last_detail = detail;
+        let delay = if full_loop && jitter > 0 {
+            let max = delay.as_nanos() as u64 * u64::from(jitter) / 1000;
+            delay - Duration::from_nanos(self.rng.gen_range(0..=max))
+        } else {
+            delay
+        };
+        Self::schedule(&mut self.timers, id, p, now + delay);
+        if changed_state {
+            self.actions.push_back(Action::CheckerChanged {
+                probe: id,
+                spec: p.spec.clone(),
+                up: p.is_up,
+                detail: p.last_detail.clone(),
+                failures: if p.is_up { 0 } else { failures },
+            });
+        }
+        if changed_state || old_weight != p.dyn_weight {
+            let mut vss: Vec<usize> = p.consumers.iter().map(|&(v, _)| v).collect();
+            vss.dedup();
+            for v in vss {
+                self.eval_vs(v);
+            }
+        }
+    }
+
+    /// `ha_suspend`: tells the engine whether `ip` is configured locally. Virtual servers with
+    /// `ha_suspend` on that address run their probes only while it is.
+    pub fn set_vip_present(&mut self, ip: IpAddr, present: bool) {
+        for vs in &mut self.vs {
+            if vs.cfg.ha_suspend && vs.cfg.key.addr() == Some(ip) {
+                vs.suspended = !present;
+            }
+        }
+    }
+
+    /// Applies a new configuration: probes that compare equal keep their state and schedule,
+    /// real servers that keep their identity keep `alive`, and only the destination diff is
+    /// queued.
+    pub fn reconfigure(&mut self, now: Instant, cfg: EngineConfig) {
+        self.jitter_permille = cfg.jitter_permille;
+        self.stall_grace = cfg.stall_grace;
+        let old_vs: HashMap<VsKey, Vs> =
+            self.vs.drain(..).map(|v| (v.cfg.key.clone(), v)).collect();
+        let mut old_probes: HashMap<(ProbeSpec, Timing), (ProbeId, Probe)> = HashMap::new();
+        for (key, id) in self.by_key.drain() {
+            if let Some(mut p) = self.probes.remove(&id) {
+                p.consumers.clear();
+                old_probes.insert(key, (id, p));
+            }
+        }
+        self.install(cfg, old_probes, old_vs, now);
+    }
+
+    fn install(
+        &mut self,
+        cfg: EngineConfig,
+        mut old_probes: HashMap<(ProbeSpec, Timing), (ProbeId, Probe)>,
+        mut old_vs: HashMap<VsKey, Vs>,
+        now: Instant,
+    ) {
+        let mut new_vs = Vec::with_capacity(cfg.virtual_servers.len());
+        for (vi, vcfg) in cfg.virtual_servers.into_iter().enumerate() {
+            let prev = old_vs.remove(&vcfg.key);
+            let mut rs_list = Vec::with_capacity(vcfg.real_servers.len());
+            for (ri, rcfg) in vcfg.real_servers.iter().enumerate() {
+                let mut ids = Vec::with_capacity(rcfg.checkers.len());
+                for c in &rcfg.checkers {
+                    let key = (c.spec.clone(), c.timing);
+                    let id = match self.by_key.get(&key) {
+                        Some(&id) => id,
+                        None => {
+                            let (id, probe) = match old_probes.remove(&key) {
+                                // Carried over with its id, state, schedule and in-flight run.
+                                Some((id, p)) => (id, p),
+                                None => {
+                                    let id = ProbeId(self.next_id);
+                                    self.next_id += 1;
+                                    let warm = c.timing.warmup.as_nanos() as u64;
+                                    let offset = if warm == 0 {
+                                        0
+                                    } else {
+                                        self.rng.gen_range(0..=warm)
+                                    };
+                                    let at =
+                                        now + Duration::from_secs(1) + Duration::from_nanos(offset);
+                                    let mut p = Probe::new(c.spec.clone(), c.timing, at);
+                                    Self::schedule(&mut self.timers, id, &mut p, at);
+                                    (id, p)
+                                }
+                            };
+                            self.probes.insert(id, probe);
+                            self.by_key.insert(key, id);
+                            id
+                        }
+                    };
+                    self.probes
+                        .get_mut(&id)
+                        .expect("inserted")
+                        .consumers
+                        .push((vi, ri));
+                    ids.push(id);
+                }
+                let alive_now = ids.iter().all(|id| self.probes[id].is_up);
+                let alive = prev
+                    .as_ref()
+                    .and_then(|v| v.rs.iter().find(|r| r.cfg.dest == rcfg.dest))
+                    .map_or(alive_now, |r| r.alive);
+                rs_list.push(Rs {
+                    cfg: rcfg.clone(),
+                    probes: ids,
+                    alive,
+                });
+            }
+            let mut cfg_no_rs = vcfg;
+            cfg_no_rs.real_servers.clear();
+            let (suspended, quorum_up, published) = match prev {
+                Some(p) => (
+                    p.suspended && cfg_no_rs.ha_suspend,
+                    p.quorum_up,
+                    p.published,
+                ),
+                None => (cfg_no_rs.ha_suspend, true, BTreeMap::new()),
+            };
+            new_vs.push(Vs {
+                cfg: cfg_no_rs,
+                rs: rs_list,
+                suspended,
+                quorum_up,
+                published,
+            });
+        }
+        // Virtual servers that disappeared: withdraw what we published.
+        let mut gone: Vec<Vs> = old_vs.into_values().collect();
+        gone.sort_by(|a, b| a.cfg.key.cmp(&b.cfg.key));
+        for vs in gone {
+            for (dest, _) in vs.published {
+                let sorry = vs.cfg.sorry_server == Some(dest);
+                self.actions.push_back(Action::SetWeight {
+                    vs: vs.cfg.key.clone(),
+                    dest,
+                    weight: None,
+                    sorry,
+                });
+            }
+        }
+        self.vs = new_vs;
+        for v in 0..self.vs.len() {
+            self.eval_vs(v);
+        }
+    }
+
+    /// Recomputes a virtual server: real-server liveness (notify on change), quorum (with
+    /// hysteresis), the sorry server, and the destination diff.
+    fn eval_vs(&mut self, vi: usize) {
+        let vs = &mut self.vs[vi];
+        let key = vs.cfg.key.clone();
+        for rs in &mut vs.rs {
+            let alive = rs.probes.iter().all(|id| self.probes[id].is_up);
+            if alive != rs.alive {
+                rs.alive = alive;
+                let (event, script) = if alive {
+                    (NotifyEvent::RsUp, rs.cfg.notify_up.clone())
+                } else {
+                    (NotifyEvent::RsDown, rs.cfg.notify_down.clone())
+                };
+                self.actions.push_back(Action::Notify {
+                    event,
+                    vs: key.clone(),
+                    dest: Some(rs.cfg.dest),
+                    script,
+                });
+            }
+        }
+        let weight_of = |rs: &Rs| -> u32 {
+            rs.probes
+                .iter()
+                .find_map(|id| self.probes[id].dyn_weight)
+                .unwrap_or(rs.cfg.weight)
+        };
+        let sum: u64 = vs
+            .rs
+            .iter()
+            .filter(|r| r.alive)
+            .map(|r| u64::from(weight_of(r)))
+            .sum();
+        let q = vs.cfg.quorum;
+        let h = vs.cfg.hysteresis;
+        if !vs.quorum_up && sum >= q + h && sum > 0 {
+            vs.quorum_up = true;
+            self.actions.push_back(Action::Notify {
+                event: NotifyEvent::QuorumUp,
+                vs: key.clone(),
+                dest: None,
+                script: vs.cfg.quorum_up.clone(),
+            });
+        } else if vs.quorum_up && (sum == 0 || sum < q.saturating_sub(h)) {
+            vs.quorum_up = false;
+            self.actions.push_back(Action::Notify {
+                event: NotifyEvent::QuorumDown,
+                vs: key.clone(),
+                dest: None,
+                script: vs.cfg.quorum_down.clone(),
+            });
+        }
+        let sorry_active = vs.cfg.sorry_server.is_some() && !vs.quorum_up;
+        let mut desired: BTreeMap<SocketAddr, u32> = BTreeMap::new();
+        for rs in &vs.rs {
+            let w = if sorry_active || !rs.alive {
+                if rs.cfg.inhibit_on_failure {
+                    Some(0)
+                } else {
+                    None
+                }
+            } else {
+                Some(weight_of(rs))
+            };
+            if let Some(w) = w {
+                desired.insert(rs.cfg.dest, w);
+            }
+        }
+        if let Some(s) = vs.cfg.sorry_server {
+            if sorry_active {
+                desired.insert(s, 1);
+            } else if vs.cfg.sorry_server_inhibit {
+                desired.insert(s, 0);
+            }
+        }
+        let sorry = vs.cfg.sorry_server;
+        // Additions and edits first, removals last.
+        for (dest, w) in &desired {
+            if vs.published.get(dest) != Some(w) {
+                self.actions.push_back(Action::SetWeight {
+                    vs: key.clone(),
+                    dest: *dest,
+                    weight: Some(*w),
+                    sorry: sorry == Some(*dest),
+                });
+            }
+        }
+        for dest in vs.published.keys() {
+            if !desired.contains_key(dest) {
+                self.actions.push_back(Action::SetWeight {
+                    vs: key.clone(),
+                    dest: *dest,
+                    weight: None,
+                    sorry: sorry == Some(*dest),
+                });
+            }
+        }
+        vs.published = desired;
+    }
+
+    /// Graceful stop: no more probes; every published destination is withdrawn (the driver
+    /// decides whether to apply that), and with `omega` notify_down / quorum_down run.
+    pub fn shutdown(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        self.timers.clear();
+        for p in self.probes.values_mut() {
+            p.timer_gen += 1;
+        }
+        for vs in &mut self.vs {
+            let key = vs.cfg.key.clone();
+            if vs.cfg.omega {
+                for rs in vs.rs.iter().filter(|r| r.alive) {
+                    self.actions.push_back(Action::Notify {
+                        event: NotifyEvent::RsDown,
+                        vs: key.clone(),
+                        dest: Some(rs.cfg.dest),
+                        script: rs.cfg.notify_down.clone(),
+                    });
+                }
+                if vs.quorum_up {
+                    self.actions.push_back(Action::Notify {
+                        event: NotifyEvent::QuorumDown,
+                        vs: key.clone(),
+                        dest: None,
+                        script: vs.cfg.quorum_down.clone(),
+                    });
+                }
+            }
+            for dest in std::mem::take(&mut vs.published).into_keys() {
+                let sorry = vs.cfg.sorry_server == Some(dest);
+                self.actions.push_back(Action::SetWeight {
+                    vs: key.clone(),
+                    dest,
+                    weight: None,
+                    sorry,
+                });
+            }
+        }
+    }
+
+    /// The published destination set of a virtual server (what the data plane should hold).
+    pub fn published(&self, vs: &VsKey) -> Option<&BTreeMap<SocketAddr, u32>> {
+        self.vs
+            .iter()
+            .find(|v| &v.cfg.key == vs)
+            .map(|v| &v.published)
+    }
+
+    /// Status of every virtual server, in configuration order.
+    pub fn status(&self, now: Instant) -> Vec<VirtualServerStatus> {
+        self.vs
+            .iter()
+            .map(|vs| {
+                let weight_of = |rs: &Rs| {
+                    rs.probes
+                        .iter()
+                        .find_map(|id| self.probes[id].dyn_weight)
+                        .unwrap_or(rs.cfg.weight)
+                };
+                VirtualServerStatus {
+                    key: vs.cfg.key.clone(),
+                    quorum_up: vs.quorum_up,
+                    quorum: vs.cfg.quorum,
+                    hysteresis: vs.cfg.hysteresis,
+                    alive_weight: vs
+                        .rs
+                        .iter()
+                        .filter(|r| r.alive)
+                        .map(|r| u64::from(weight_of(r)))
+                        .sum(),
+                    suspended: vs.suspended,
+                    sorry_server: vs
+                        .cfg
+                        .sorry_server
+                        .map(|s| (s, vs.published.get(&s).copied())),
+                    real_servers: vs
+                        .rs
+                        .iter()
+                        .map(|rs| RealServerStatus {
+                            dest: rs.cfg.dest,
+                            alive: rs.alive,
+                            weight: vs.published.get(&rs.cfg.dest).copied(),
+                            configured_weight: rs.cfg.weight,
+                            inhibit_on_failure: rs.cfg.inhibit_on_failure,
+                            checkers: rs
+                                .probes
+                                .iter()
+                                .map(|id| self.checker_status(*id, now))
+                                .collect(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    fn checker_status(&self, id: ProbeId, now: Instant) -> CheckerStatus {
+        let p = &self.probes[&id];
+        CheckerStatus {
+            id,
+            kind: p.spec.kind.keyword(),
+            target: p.spec.to_string(),
+            up: p.is_up,
+            has_run: p.has_run,
+            retry_it: p.retry_it,
+            last_detail: p.last_detail.clone(),
+            last_run_ago: p
+                .last_run
+                .map(|t| now.saturating_duration_since(t).as_secs_f64()),
+            stats: p.stats.clone(),
+            shared_by: p.consumers.len(),
+        }
+    }
+
+    /// Probes that are overdue: waiting past their schedule by more than `slack` or running
+    /// past their stall deadline. The driver uses this as a watchdog of its own loop.
+    pub fn overdue(&self, now: Instant, slack: Duration) -> usize {
+        self.probes
+            .values()
+            .filter(|p| {
+                p.timer_gen > 0
+                    && match p.phase {
+                        Phase::Waiting => !self.stopped && now > p.next_at + slack,
+                        Phase::Running { since } => {
+                            now > since + p.max_duration() + self.stall_grace + slack
+                        }
+                    }
+            })
+            .count()
+    }
+}

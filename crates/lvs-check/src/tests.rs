@@ -1,0 +1,638 @@
+//! Engine tests on a virtual clock: a simulated world answers every `StartProbe` after a chosen
+//! latency; nothing sleeps.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::*;
+
+const S: fn(f64) -> Duration = Duration::from_secs_f64;
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
+}
+fn dest(last: u8) -> SocketAddr {
+    SocketAddr::new(ip(last), 80)
+}
+fn vs_key(last: u8) -> VsKey {
+    VsKey::Addr {
+        protocol: Protocol::Tcp,
+        addr: IpAddr::V4(Ipv4Addr::new(192, 168, 0, last)),
+        port: 80,
+    }
+}
+
+fn timing(delay_loop: f64, retry: u32, dbr: f64) -> Timing {
+    Timing {
+        delay_loop: S(delay_loop),
+        retry,
+        delay_before_retry: S(dbr),
+        warmup: Duration::ZERO,
+        alpha: false,
+    }
+}
+
+fn tcp(last: u8, t: Timing, ct: f64) -> CheckerCfg {
+    CheckerCfg {
+        spec: ProbeSpec {
+            kind: ProbeKind::TcpCheck,
+            target: Target::new(ip(last), 80),
+            connect_timeout: S(ct),
+        },
+        timing: t,
+    }
+}
+
+fn rs(last: u8, weight: u32, checkers: Vec<CheckerCfg>) -> RealServerCfg {
+    RealServerCfg {
+        weight,
+        checkers,
+        ..RealServerCfg::new(dest(last))
+    }
+}
+
+fn cfg(vss: Vec<VirtualServerCfg>) -> EngineConfig {
+    EngineConfig {
+        virtual_servers: vss,
+        jitter_permille: 0,
+        stall_grace: S(2.0),
+    }
+}
+
+/// The simulated world: `answer(t, spec)` gives `Some((ok, latency))`, or `None` for a probe
+/// that never answers (a stuck executor).
+struct Sim<F: FnMut(f64, &ProbeSpec) -> Option<(bool, f64)>> {
+    e: Engine,
+    t0: Instant,
+    now: Instant,
+    pending: Vec<(Instant, RunId, ProbeResult)>,
+    log: Vec<(f64, Action)>,
+    answer: F,
+}
+
+impl<F: FnMut(f64, &ProbeSpec) -> Option<(bool, f64)>> Sim<F> {
+    fn new(c: EngineConfig, answer: F) -> Self {
+        let t0 = Instant::now();
+        let e = Engine::new(c, 7, t0);
+        let mut s = Self {
+            e,
+            t0,
+            now: t0,
+            pending: Vec::new(),
+            log: Vec::new(),
+            answer,
+        };
+        s.drain();
+        s
+    }
+    fn t(&self) -> f64 {
+        (self.now - self.t0).as_secs_f64()
+    }
+    fn drain(&mut self) {
+        while let Some(a) = self.e.poll_action() {
+            if let Action::StartProbe { run, spec } = &a {
+                let t = self.t();
+                if let Some((ok, lat)) = (self.answer)(t, spec) {
+                    let r = if ok {
+                        ProbeResult::up("ok")
+                    } else {
+                        ProbeResult::down("refused")
+                    };
+                    self.pending.push((
+                        self.now + S(lat),
+                        *run,
+                        ProbeResult {
+                            latency: S(lat),
+                            ..r
+                        },
+                    ));
+                }
+            }
+            self.log.push((self.t(), a));
+        }
+    }
+    fn run_until(&mut self, t: f64) {
+        let end = self.t0 + S(t);
+        loop {
+            let next_timer = self.e.poll_timeout();
+            let next_done = self.pending.iter().map(|p| p.0).min();
+            let next = match (next_timer, next_done) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(x) => x,
+                    None => break,
+                },
+            };
+            if next > end {
+                break;
+            }
+            self.now = next;
+            if next_done == Some(next) {
+                let i = self.pending.iter().position(|p| p.0 == next).unwrap();
+                let (_, run, res) = self.pending.remove(i);
+                self.e.handle_result(next, run, res);
+            } else {
+                self.e.handle_timeout(next);
+            }
+            self.drain();
+        }
+        self.now = end;
+    }
+    fn weights(&self) -> Vec<(f64, SocketAddr, Option<u32>)> {
+        self.log
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::SetWeight { dest, weight, .. } => Some((*t, *dest, *weight)),
+                _ => None,
+            })
+            .collect()
+    }
+    fn probes_started(&self) -> Vec<f64> {
+        self.log
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::StartProbe { .. }))
+            .map(|(t, _)| *t)
+            .collect()
+    }
+    fn notifies(&self) -> Vec<(f64, NotifyEvent)> {
+        self.log
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Notify { event, .. } => Some((*t, *event)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6
+}
+
+#[test]
+fn retry_and_delay_before_retry_timing() {
+    // delay_loop 5, retry 2, delay_before_retry 1, fast refusals (10 ms): the server dies at 12 s.
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    v.real_servers
+        .push(rs(11, 3, vec![tcp(11, timing(5.0, 2, 1.0), 1.0)]));
+    let mut sim = Sim::new(cfg(vec![v]), |t, _| {
+        Some((!(12.0..30.0).contains(&t), 0.01))
+    });
+    sim.run_until(60.0);
+    // Probes at 1, 6.01, 11.02 (ok), 16.03 fail, retry at 17.04, 18.05 → down at 18.06.
+    let w = sim.weights();
+    assert_eq!(w[0], (0.0, dest(11), Some(3)), "{w:?}");
+    let (t_down, d, wd) = w[1];
+    assert_eq!((d, wd), (dest(11), None));
+    assert!(close(t_down, 18.06), "down at {t_down}");
+    // Bound of the acceptance criterion: retry × (connect_timeout + dbr) + delay_loop after 12 s.
+    assert!(t_down - 12.0 <= 2.0 * (1.0 + 1.0) + 5.0);
+    // While down it probes every delay_loop (no retries): 23.06, 28.07 (fail), 33.08 ok → up.
+    let (t_up, _, wu) = w[2];
+    assert_eq!(wu, Some(3));
+    assert!(close(t_up, 33.09), "up at {t_up}");
+    let starts = sim.probes_started();
+    assert!(
+        close(starts[4], 17.04) && close(starts[5], 18.05) && close(starts[6], 23.06),
+        "{starts:?}"
+    );
+    let ev: Vec<NotifyEvent> = sim.notifies().into_iter().map(|n| n.1).collect();
+    assert_eq!(
+        ev,
+        vec![
+            NotifyEvent::RsDown,
+            NotifyEvent::QuorumDown,
+            NotifyEvent::RsUp,
+            NotifyEvent::QuorumUp
+        ]
+    );
+}
+
+#[test]
+fn notify_order_on_single_server() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    let mut r = rs(11, 1, vec![tcp(11, timing(2.0, 0, 1.0), 1.0)]);
+    r.notify_down = Some(vec!["/bin/down".into()]);
+    v.real_servers.push(r);
+    v.quorum_down = Some(vec!["/bin/qdown".into()]);
+    let mut sim = Sim::new(cfg(vec![v]), |t, _| Some((!(4.0..8.0).contains(&t), 0.0)));
+    sim.run_until(20.0);
+    let ev: Vec<NotifyEvent> = sim.notifies().into_iter().map(|n| n.1).collect();
+    assert_eq!(
+        ev,
+        vec![
+            NotifyEvent::RsDown,
+            NotifyEvent::QuorumDown,
+            NotifyEvent::RsUp,
+            NotifyEvent::QuorumUp
+        ]
+    );
+    let scripts: Vec<Option<Vec<String>>> = sim
+        .log
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::Notify { script, .. } => Some(script.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(scripts[0], Some(vec!["/bin/down".to_string()]));
+    assert_eq!(scripts[1], Some(vec!["/bin/qdown".to_string()]));
+}
+
+#[test]
+fn inhibit_on_failure_sets_weight_zero() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    let mut r = rs(11, 5, vec![tcp(11, timing(2.0, 0, 1.0), 1.0)]);
+    r.inhibit_on_failure = true;
+    v.real_servers.push(r);
+    let mut sim = Sim::new(cfg(vec![v]), |t, _| Some((!(4.0..=9.0).contains(&t), 0.0)));
+    sim.run_until(15.0);
+    let w: Vec<Option<u32>> = sim.weights().into_iter().map(|x| x.2).collect();
+    assert_eq!(w, vec![Some(5), Some(0), Some(5)]);
+}
+
+#[test]
+fn alpha_starts_down_and_comes_up_on_first_success() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    let mut t = timing(3.0, 1, 1.0);
+    t.alpha = true;
+    v.real_servers.push(rs(11, 2, vec![tcp(11, t, 1.0)]));
+    v.real_servers.push(rs(12, 2, vec![tcp(12, t, 1.0)]));
+    // .11 answers; .12 is dead: with alpha a dead server never enters the service, and its
+    // first failure needs no retries (it is already down).
+    let mut sim = Sim::new(cfg(vec![v]), |_, s| {
+        Some((s.target.connect_ip == ip(11), 0.0))
+    });
+    sim.run_until(0.5);
+    assert!(
+        sim.weights().is_empty(),
+        "alpha: nothing published before a check"
+    );
+    sim.run_until(10.0);
+    assert_eq!(sim.weights(), vec![(1.0, dest(11), Some(2))]);
+    let st = sim.e.status(sim.now);
+    assert!(st[0].real_servers[0].alive && !st[0].real_servers[1].alive);
+    // .12's probe ran at 1, 4, 7, 10 (delay_loop, no delay_before_retry while down).
+    let n12 = sim
+        .log
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::StartProbe { spec, .. } if spec.target.connect_ip == ip(12)))
+        .count();
+    assert_eq!(n12, 4);
+}
+
+#[test]
+fn warmup_spreads_first_probes_deterministically() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    let mut t = timing(10.0, 1, 1.0);
+    t.warmup = S(10.0);
+    for i in 0..200u8 {
+        v.real_servers.push(rs(i, 1, vec![tcp(i, t, 1.0)]));
+    }
+    let c = cfg(vec![v]);
+    let mut sim = Sim::new(c.clone(), |_, _| Some((true, 0.0)));
+    sim.run_until(11.0);
+    let starts = sim.probes_started();
+    assert_eq!(starts.len(), 200);
+    assert!(starts.iter().all(|&s| (1.0..=11.0).contains(&s)));
+    // Spread: every 1 s bucket of the window holds some, none holds most.
+    for b in 0..10 {
+        let n = starts
+            .iter()
+            .filter(|&&s| s >= 1.0 + b as f64 && s < 2.0 + b as f64)
+            .count();
+        assert!((5..=45).contains(&n), "bucket {b}: {n}");
+    }
+    // Same seed, same schedule.
+    let mut sim2 = Sim::new(c, |_, _| Some((true, 0.0)));
+    sim2.run_until(11.0);
+    assert_eq!(starts, sim2.probes_started());
+}
+
+#[test]
+fn jitter_only_shortens_the_loop() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    v.real_servers
+        .push(rs(11, 1, vec![tcp(11, timing(10.0, 1, 1.0), 1.0)]));
+    let mut c = cfg(vec![v]);
+    c.jitter_permille = 100;
+    let mut sim = Sim::new(c, |_, _| Some((true, 0.0)));
+    sim.run_until(200.0);
+    let s = sim.probes_started();
+    let gaps: Vec<f64> = s.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|&g| (9.0 - 1e-9..=10.0).contains(&g)),
+        "{gaps:?}"
+    );
+    assert!(gaps.iter().any(|&g| g < 9.9), "jitter applied: {gaps:?}");
+}
+
+#[test]
+fn quorum_with_hysteresis() {
+    // 4 servers of weight 1, quorum 3, hysteresis 1: lost below 2, regained at 4.
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    v.quorum = 3;
+    v.hysteresis = 1;
+    for i in 1..=4u8 {
+        v.real_servers
+            .push(rs(i, 1, vec![tcp(i, timing(1.0, 0, 1.0), 0.5)]));
+    }
+    // Server i is down during [10+i, 30 + i*2).
+    let mut sim = Sim::new(cfg(vec![v]), |t, s| {
+        let IpAddr::V4(a) = s.target.connect_ip else {
+            unreachable!()
+        };
+        let i = f64::from(a.octets()[3]);
+        Some((!(10.0 + i..30.0 + i * 2.0).contains(&t), 0.0))
+    });
+    sim.run_until(60.0);
+    let q: Vec<(f64, NotifyEvent)> = sim
+        .notifies()
+        .into_iter()
+        .filter(|n| matches!(n.1, NotifyEvent::QuorumUp | NotifyEvent::QuorumDown))
+        .collect();
+    // Down when the 3rd server fails (alive weight 1 < 3-1), not when the 2nd does (2 is not < 2).
+    assert_eq!(q.len(), 2, "{q:?}");
+    assert_eq!(q[0].1, NotifyEvent::QuorumDown);
+    assert!((13.0..14.0).contains(&q[0].0), "{q:?}");
+    // Up only when all four are back (4 ≥ 3+1), i.e. after server 4 recovers at 38.
+    assert_eq!(q[1].1, NotifyEvent::QuorumUp);
+    assert!((38.0..39.0).contains(&q[1].0), "{q:?}");
+}
+
+#[test]
+fn sorry_server_replaces_real_servers_and_inhibit_keeps_it_at_zero() {
+    for inhibit in [false, true] {
+        let mut v = VirtualServerCfg::new(vs_key(1));
+        v.sorry_server = Some(dest(99));
+        v.sorry_server_inhibit = inhibit;
+        v.quorum = 2;
+        v.real_servers
+            .push(rs(1, 1, vec![tcp(1, timing(1.0, 0, 1.0), 0.5)]));
+        v.real_servers
+            .push(rs(2, 1, vec![tcp(2, timing(1.0, 0, 1.0), 0.5)]));
+        // .2 dies at 5 → sum 1 < quorum 2 → sorry in, .1 out; back at 10.
+        let mut sim = Sim::new(cfg(vec![v]), |t, s| {
+            Some((
+                s.target.connect_ip == ip(1) || !(5.0..10.0).contains(&t),
+                0.0,
+            ))
+        });
+        sim.run_until(20.0);
+        let w: Vec<(SocketAddr, Option<u32>)> =
+            sim.weights().into_iter().map(|x| (x.1, x.2)).collect();
+        let mut expect = vec![(dest(1), Some(1)), (dest(2), Some(1))];
+        if inhibit {
+            expect.push((dest(99), Some(0)));
+        }
+        // Quorum lost: the sorry server comes in *before* the real servers leave.
+        expect.extend([(dest(99), Some(1)), (dest(1), None), (dest(2), None)]);
+        // Quorum regained: real servers first, then the sorry server leaves (or goes to 0).
+        expect.extend([
+            (dest(1), Some(1)),
+            (dest(2), Some(1)),
+            (dest(99), if inhibit { Some(0) } else { None }),
+        ]);
+        assert_eq!(w, expect, "inhibit={inhibit}");
+    }
+}
+
+#[test]
+fn one_probe_per_distinct_target_across_virtual_servers() {
+    let t = timing(2.0, 1, 1.0);
+    let mut v1 = VirtualServerCfg::new(vs_key(1));
+    let mut v2 = VirtualServerCfg::new(vs_key(2));
+    for i in 1..=3u8 {
+        v1.real_servers.push(rs(i, 1, vec![tcp(i, t, 1.0)]));
+        v2.real_servers.push(rs(i, 7, vec![tcp(i, t, 1.0)]));
+    }
+    let mut sim = Sim::new(cfg(vec![v1, v2]), |t, s| {
+        Some((s.target.connect_ip != ip(2) || t < 5.0, 0.0))
+    });
+    assert_eq!(sim.e.probe_count(), 3);
+    sim.run_until(20.0);
+    // 3 probes at 1, 3, 5, …: 10 runs each at most (retries add a few for .2).
+    assert!(sim.probes_started().len() <= 3 * 10 + 2);
+    // Both virtual servers drop .2.
+    let drops: Vec<_> = sim
+        .log
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::SetWeight {
+                vs,
+                dest: d,
+                weight: None,
+                ..
+            } if *d == dest(2) => Some(vs.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(drops, vec![vs_key(1), vs_key(2)]);
+    assert_eq!(
+        sim.e.status(sim.now)[0].real_servers[0].checkers[0].shared_by,
+        2
+    );
+}
+
+#[test]
+fn stalled_probe_is_reported_and_counts_as_failure() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    v.real_servers
+        .push(rs(11, 1, vec![tcp(11, timing(5.0, 0, 1.0), 1.0)]));
+    // The executor never answers from t=3 on.
+    let mut sim = Sim::new(
+        cfg(vec![v]),
+        |t, _| if t < 3.0 { Some((true, 0.1)) } else { None },
+    );
+    sim.run_until(20.0);
+    let stalls: Vec<f64> = sim
+        .log
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::Stalled { .. }))
+        .map(|x| x.0)
+        .collect();
+    // Run at 6.1 never answers: stalled at 6.1 + connect_timeout 1 + grace 2 = 9.1.
+    assert!(close(stalls[0], 9.1), "{stalls:?}");
+    assert_eq!(sim.weights().last().unwrap().2, None);
+    assert!(
+        sim.e.status(sim.now)[0].real_servers[0].checkers[0]
+            .stats
+            .stalls
+            >= 2
+    );
+    // A late answer for a stalled run is ignored.
+    let run = RunId {
+        probe: ProbeId(1),
+        seq: 2,
+    };
+    assert!(!sim.e.handle_result(sim.now, run, ProbeResult::up("late")));
+}
+
+#[test]
+fn ha_suspend_runs_probes_only_with_the_vip() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    v.ha_suspend = true;
+    v.real_servers
+        .push(rs(11, 1, vec![tcp(11, timing(1.0, 0, 1.0), 0.5)]));
+    let mut sim = Sim::new(cfg(vec![v]), |_, _| Some((true, 0.0)));
+    sim.run_until(5.0);
+    assert!(sim.probes_started().is_empty());
+    sim.e
+        .set_vip_present(IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)), true);
+    sim.run_until(10.0);
+    assert!(sim.probes_started().len() >= 4);
+}
+
+#[test]
+fn misc_dynamic_weight_is_applied() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    let spec = ProbeSpec {
+        kind: ProbeKind::MiscCheck(MiscSpec {
+            argv: vec!["/bin/true".into()],
+            timeout: S(1.0),
+            dynamic: true,
+            user: None,
+        }),
+        target: Target::new(ip(11), 80),
+        connect_timeout: S(1.0),
+    };
+    v.real_servers.push(rs(
+        11,
+        1,
+        vec![CheckerCfg {
+            spec,
+            timing: timing(2.0, 0, 1.0),
+        }],
+    ));
+    let t0 = Instant::now();
+    let mut e = Engine::new(cfg(vec![v]), 1, t0);
+    let mut run = None;
+    e.handle_timeout(t0 + S(1.0));
+    while let Some(a) = e.poll_action() {
+        if let Action::StartProbe { run: r, .. } = a {
+            run = Some(r);
+        }
+    }
+    let res = ProbeResult {
+        weight: Some(40),
+        ..ProbeResult::up("exit 42")
+    };
+    assert!(e.handle_result(t0 + S(1.1), run.unwrap(), res));
+    let acts: Vec<Action> = std::iter::from_fn(|| e.poll_action()).collect();
+    assert!(
+        acts.iter().any(|a| matches!(
+            a,
+            Action::SetWeight {
+                weight: Some(40),
+                ..
+            }
+        )),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn reload_keeps_checker_state_and_applies_only_the_diff() {
+    let t = timing(1.0, 0, 1.0);
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    v.real_servers.push(rs(1, 1, vec![tcp(1, t, 0.5)]));
+    v.real_servers.push(rs(2, 1, vec![tcp(2, t, 0.5)]));
+    let gone = {
+        let mut g = VirtualServerCfg::new(vs_key(9));
+        g.real_servers.push(rs(5, 1, vec![]));
+        g
+    };
+    let mut sim = Sim::new(cfg(vec![v.clone(), gone]), |_, s| {
+        Some((s.target.connect_ip != ip(2), 0.0))
+    });
+    sim.run_until(5.0);
+    assert_eq!(sim.e.published(&vs_key(1)).unwrap().len(), 1);
+    let probes_before = sim.e.probe_count();
+    let n = sim.log.len();
+    // New config: .1's weight changes, .2 unchanged (still down), .3 added, VS 9 removed.
+    let mut v2 = v.clone();
+    v2.real_servers[0].weight = 4;
+    v2.real_servers.push(rs(3, 1, vec![tcp(3, t, 0.5)]));
+    sim.e.reconfigure(sim.now, cfg(vec![v2]));
+    sim.drain();
+    let diff: Vec<_> = sim.log[n..]
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::SetWeight {
+                vs, dest, weight, ..
+            } => Some((vs.clone(), *dest, *weight)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        diff,
+        vec![
+            (vs_key(9), dest(5), None),
+            (vs_key(1), dest(1), Some(4)),
+            (vs_key(1), dest(3), Some(1))
+        ]
+    );
+    // .2's failed state carried over (not re-added); probes for .1/.2 kept, one new.
+    assert_eq!(sim.e.probe_count(), probes_before + 1);
+    assert!(!sim.e.status(sim.now)[0].real_servers[1].alive);
+    // No notify caused by the reload itself.
+    assert!(!sim.log[n..]
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Notify { .. })));
+}
+
+#[test]
+fn omega_notifies_on_shutdown() {
+    for omega in [false, true] {
+        let mut v = VirtualServerCfg::new(vs_key(1));
+        v.omega = omega;
+        v.real_servers.push(rs(1, 1, vec![]));
+        let t0 = Instant::now();
+        let mut e = Engine::new(cfg(vec![v]), 1, t0);
+        while e.poll_action().is_some() {}
+        e.shutdown();
+        let acts: Vec<Action> = std::iter::from_fn(|| e.poll_action()).collect();
+        let notes = acts
+            .iter()
+            .filter(|a| matches!(a, Action::Notify { .. }))
+            .count();
+        assert_eq!(notes, if omega { 2 } else { 0 });
+        assert!(acts
+            .iter()
+            .any(|a| matches!(a, Action::SetWeight { weight: None, .. })));
+        assert_eq!(e.poll_timeout(), None);
+    }
+}
+
+mod prop {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// A server that starts refusing at any time is withdrawn within
+        /// retry × (connect_timeout + delay_before_retry) + delay_loop (fast refusals), or that
+        /// plus one connect_timeout when the failing probe itself times out; and it is back
+        /// within delay_loop (+ one probe) of recovering.
+        #[test]
+        fn detection_bound(retry in 0u32..4, dbr in 1u32..4, dl in 1u32..8, ct in 1u32..4, fail_at in 3.0f64..20.0, timeout in any::<bool>(), jitter in 0u16..200) {
+            let t = timing(f64::from(dl), retry, f64::from(dbr));
+            let mut v = VirtualServerCfg::new(vs_key(1));
+            v.real_servers.push(rs(1, 1, vec![tcp(1, t, f64::from(ct))]));
+            let mut c = cfg(vec![v]);
+            c.jitter_permille = jitter;
+            let recover_at = fail_at + 60.0;
+            let lat_fail = if timeout { f64::from(ct) } else { 0.001 };
+            let mut sim = Sim::new(c, |now, _| {
+                if (fail_at..recover_at).contains(&now) { Some((false, lat_fail)) } else { Some((true, 0.001)) }
+            });
+            sim.run_until(recover_at + 30.0);
+            let w = sim.weights();
+            prop_assert_eq!(w.len(), 3);
+            let bound = f64::from(retry) * f64::from(ct + dbr) + f64::from(dl) + if timeout { f64::from(ct) } else { 0.01 };
+            prop_assert!(w[1].2.is_none() && w[1].0 - fail_at <= bound + 1e-6, "down after {} > {}", w[1].0 - fail_at, bound);
+            prop_assert!(w[2].2.is_some() && w[2].0 - recover_at <= f64::from(dl) + lat_fail + 0.01);
+        }
+    }
+}
