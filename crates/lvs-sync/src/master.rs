@@ -1,0 +1,477 @@
+//! The master side: which connections to sync and when
+//! (`ip_vs_sync_conn`, `ip_vs_sync_conn_needed`), and packing the entries
+//! into `maxlen`-sized messages (`ip_vs_sync_buff_create*`, `sb_queue_tail`,
+//! `get_curr_sync_buff`).
+//!
+//! The connection table stays with the engine: each connection carries a
+//! [`ConnSyncState`] (the kernel's `sync_endtime`, `old_state` and `in_pkts`),
+//! and the engine calls [`SyncMaster::sync_conn`] after every forwarded
+//! packet with the connection and its controllers (`cp->control` chain), and
+//! from the 60 s `expire_later` path of a template that still controls
+//! connections (with `pkts = sync_threshold`). Datagrams come out of
+//! [`SyncMaster::poll_transmit`].
+//!
+//! Time is milliseconds (HZ = 1000 semantics): `sync_endtime` keeps the
+//! retry count in its 2 low bits exactly as the kernel does with jiffies.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::conn::SyncConn;
+use crate::consts::flags::{
+    IP_VS_CONN_F_HASHED, IP_VS_CONN_F_ONE_PACKET, IP_VS_CONN_F_SEQ_MASK, IP_VS_CONN_F_TEMPLATE,
+};
+use crate::consts::proto::{IPPROTO_SCTP, IPPROTO_TCP};
+use crate::consts::{sctp, tcp};
+use crate::wire::{entry_len_v0, entry_len_v1, MessageBuf, Version, V0_HDR_LEN, V1_HDR_LEN};
+use crate::Error;
+
+/// `IPVS_SYNC_FLUSH_TIME`: a partly filled message is sent once it is this old.
+pub const IPVS_SYNC_FLUSH_TIME: Duration = Duration::from_secs(2);
+
+/// Master tunables: the `net.ipv4.vs.sync_*` sysctls and the daemon's
+/// `syncid` / `maxlen`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncParams {
+    /// `sync_version` (default 1).
+    pub version: Version,
+    /// SyncID stamped on every message (default 0).
+    pub syncid: u8,
+    /// Maximum message length (UDP payload); default 1472 (1500 − IPv4 − UDP).
+    pub maxlen: u16,
+    /// `sync_threshold[0]` (default 3).
+    pub sync_threshold: u32,
+    /// `sync_threshold[1]`, the period (default 50; 0 = sync once).
+    pub sync_period: u32,
+    /// `sync_refresh_period` (default 0 = off).
+    pub sync_refresh_period: Duration,
+    /// `sync_retries` (0..=3, default 0).
+    pub sync_retries: u32,
+    /// `sync_persist_mode` (default off): sync only templates of persistent services.
+    pub sync_persist_mode: bool,
+    /// `sync_qlen_max`: messages queued before new ones are dropped.
+    pub sync_qlen_max: usize,
+}
+
+impl Default for SyncParams {
+    fn default() -> Self {
+        SyncParams {
+            version: Version::V1,
+            syncid: 0,
+            maxlen: 1472,
+            sync_threshold: 3,
+            sync_period: 50,
+            sync_refresh_period: Duration::ZERO,
+            sync_retries: 0,
+            sync_persist_mode: false,
+            sync_qlen_max: 4096,
+        }
+    }
+}
+
+/// Per-connection sync bookkeeping the kernel keeps in `struct ip_vs_conn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ConnSyncState {
+    /// `sync_endtime` in ms; the 2 low bits count retries.
+    pub sync_endtime: u64,
+    /// State at the last sync (`old_state`).
+    pub old_state: u16,
+    /// Inbound packet counter (`in_pkts`); the master increments it for
+    /// templates, the engine for the connection that saw the packet.
+    pub in_pkts: u32,
+}
+
+impl ConnSyncState {
+    /// The state of a connection created at `now` (`ip_vs_conn_new`:
+    /// `sync_endtime = jiffies & ~3`).
+    pub fn new(now: Duration) -> Self {
+        ConnSyncState {
+            sync_endtime: ms(now) & !3,
+            old_state: 0,
+            in_pkts: 0,
+        }
+    }
+}
+
+/// One element of a connection's control chain: the connection itself first,
+/// then `cp->control`, its controller, …
+#[derive(Debug)]
+pub struct ChainLink<'a> {
+    /// The entry as it would be sent (`timeout` = current timeout in seconds).
+    pub conn: &'a SyncConn,
+    /// Its sync bookkeeping.
+    pub st: &'a mut ConnSyncState,
+}
+
+/// Counters of a [`SyncMaster`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct MasterStats {
+    /// Entries put into messages.
+    pub entries: u64,
+    /// Messages completed (queued).
+    pub messages: u64,
+    /// Messages dropped because the queue was full (`sync_qlen_max`).
+    pub dropped: u64,
+}
+
+#[derive(Debug)]
+struct CurBuf {
+    msg: MessageBuf,
+    end: usize,
+    firstuse: Duration,
+}
+
+/// The master's message builder and send queue.
+#[derive(Debug)]
+pub struct SyncMaster {
+    params: SyncParams,
+    cur: Option<CurBuf>,
+    queue: VecDeque<Vec<u8>>,
+    stats: MasterStats,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// `ip_vs_sync_conn_needed`: should this entry be sent now? Updates `st`
+/// (`old_state`, `sync_endtime`) when it returns true.
+pub fn sync_conn_needed(
+    p: &SyncParams,
+    now: Duration,
+    c: &SyncConn,
+    st: &mut ConnSyncState,
+    pkts: u32,
+    in_persistence: bool,
+) -> bool {
+    let now = ms(now);
+    let orig = st.sync_endtime;
+    let timeout = u64::from(c.timeout) * 1000;
+    let mut n = (now + timeout) & !3;
+    let template = c.flags & IP_VS_CONN_F_TEMPLATE != 0;
+    'set: {
+        if template {
+            // force = 0
+        } else if p.sync_persist_mode && in_persistence {
+            return false;
+        } else if c.protocol == IPPROTO_TCP || c.protocol == IPPROTO_SCTP {
+            let (set, est): (&[u16], u16) = if c.protocol == IPPROTO_TCP {
+                (
+                    &[
+                        tcp::IP_VS_TCP_S_ESTABLISHED,
+                        tcp::IP_VS_TCP_S_FIN_WAIT,
+                        tcp::IP_VS_TCP_S_CLOSE,
+                        tcp::IP_VS_TCP_S_CLOSE_WAIT,
+                        tcp::IP_VS_TCP_S_TIME_WAIT,
+                    ],
+                    tcp::IP_VS_TCP_S_ESTABLISHED,
+                )
+            } else {
+                (
+                    &[
+                        sctp::IP_VS_SCTP_S_ESTABLISHED,
+                        sctp::IP_VS_SCTP_S_SHUTDOWN_SENT,
+                        sctp::IP_VS_SCTP_S_SHUTDOWN_RECEIVED,
+                        sctp::IP_VS_SCTP_S_SHUTDOWN_ACK_SENT,
+                        sctp::IP_VS_SCTP_S_CLOSED,
+                    ],
+                    sctp::IP_VS_SCTP_S_ESTABLISHED,
+                )
+            };
+            if !set.contains(&c.state) {
+                return false;
+            }
+            // A state change forces a sync; into a state other than
+            // ESTABLISHED it skips the packet-count rules.
+            if c.state != st.old_state && c.state != est {
+                break 'set;
+            }
+        }
+
+        let refresh = ms(p.sync_refresh_period);
+        if refresh > 0 {
+            let diff = n as i64 - orig as i64;
+            let min_diff = (timeout >> 1).max(10_000);
+            if diff.unsigned_abs() < refresh.min(min_diff) {
+                let retries = orig & 3;
+                if retries >= u64::from(p.sync_retries) {
+                    return false;
+                }
+                // time_before(now, orig - timeout + (refresh >> 3))
+                if (now as i64) < orig as i64 - timeout as i64 + (refresh >> 3) as i64 {
+                    return false;
+                }
+                n |= retries + 1;
+            }
+        }
+        if p.sync_period > 0 {
+            if !template && pkts % p.sync_period != p.sync_threshold {
+                return false;
+            }
+        } else if refresh == 0 && pkts != p.sync_threshold {
+            return false;
+        }
+    }
+    // set:
+    st.old_state = c.state;
+    // `cmpxchg(&sync_endtime, orig, n) == orig || force`: with a single
+    // owner of the entry the exchange always succeeds.
+    st.sync_endtime = n;
+    true
+}
+
+impl SyncMaster {
+    /// A master with these tunables.
+    pub fn new(params: SyncParams) -> Self {
+        SyncMaster {
+            params,
+            cur: None,
+            queue: VecDeque::new(),
+            stats: MasterStats::default(),
+        }
+    }
+
+    /// The tunables.
+    pub fn params(&self) -> &SyncParams {
+        &self.params
+    }
+
+    /// Change the tunables (sysctl writes). A version change takes effect
+    /// with the next entry, which starts a new message as in the kernel.
+    pub fn set_params(&mut self, params: SyncParams) {
+        self.params = params;
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> MasterStats {
+        self.stats
+    }
+
+    /// `ip_vs_sync_conn(cp, pkts)`: `chain[0]` is the connection that saw a
+    /// packet (`pkts` = its incremented `in_pkts`, or `sync_threshold` for
+    /// one-packet connections), `chain[1..]` its controllers. Returns the
+    /// number of entries added.
+    pub fn sync_conn(&mut self, now: Duration, chain: &mut [ChainLink<'_>], pkts: u32) -> usize {
+        if chain.is_empty() {
+            return 0;
+        }
+        if self.params.version == Version::V0 {
+            return self.sync_conn_v0(now, chain, pkts);
+        }
+        let mut added = 0;
+        let mut pkts = pkts;
+        let mut i = 0;
+        // Do not sync ONE PACKET connections (their controllers still are).
+        let mut skip = chain[0].conn.flags & IP_VS_CONN_F_ONE_PACKET != 0;
+        loop {
+            if !skip {
+                let in_persistence = chain[i + 1..].iter().any(|l| l.conn.is_template());
+                let link = &mut chain[i];
+                if sync_conn_needed(&self.params, now, link.conn, link.st, pkts, in_persistence)
+                    && self.push(now, link.conn)
+                {
+                    added += 1;
+                }
+            }
+            skip = false;
+            // control:
+            i += 1;
+            if i >= chain.len() {
+                break;
+            }
+            pkts = self.controller_pkts(&mut chain[i]);
+        }
+        added
+    }
+
+    fn controller_pkts(&self, link: &mut ChainLink<'_>) -> u32 {
+        if link.conn.is_template() {
+            link.st.in_pkts = link.st.in_pkts.wrapping_add(1);
+            link.st.in_pkts
+        } else {
+            self.params.sync_threshold
+        }
+    }
+
+    /// `ip_vs_sync_conn_v0`: IPv4 only; a one-packet or not-yet-due entry
+    /// ends the walk (its controllers are not synced either).
+    fn sync_conn_v0(&mut self, now: Duration, chain: &mut [ChainLink<'_>], pkts: u32) -> usize {
+        let mut added = 0;
+        let mut pkts = pkts;
+        let mut i = 0;
+        loop {
+            let in_persistence = chain[i + 1..].iter().any(|l| l.conn.is_template());
+            let link = &mut chain[i];
+            if link.conn.is_ipv6() || link.conn.flags & IP_VS_CONN_F_ONE_PACKET != 0 {
+                return added;
+            }
+            if !sync_conn_needed(&self.params, now, link.conn, link.st, pkts, in_persistence) {
+                return added;
+            }
+            if self.push(now, link.conn) {
+                added += 1;
+            }
+            i += 1;
+            if i >= chain.len() {
+                return added;
+            }
+            pkts = self.controller_pkts(&mut chain[i]);
+        }
+    }
+
+    /// The entry as the kernel puts it on the wire: HASHED cleared, sequence
+    /// data exactly when IN_SEQ/OUT_SEQ is set; v0: 16 flag bits, no PE.
+    fn wire_conn<'c>(&self, c: &'c SyncConn) -> std::borrow::Cow<'c, SyncConn> {
+        let v0 = self.params.version == Version::V0;
+        let mut flags = c.flags & !IP_VS_CONN_F_HASHED;
+        if v0 {
+            flags &= 0xffff;
+        }
+        let seq_ok = (flags & IP_VS_CONN_F_SEQ_MASK != 0) == c.seq.is_some();
+        let pe_bad =
+            (c.pe_name.is_some() && (v0 || c.pe_data.is_none())) || (v0 && c.pe_data.is_some());
+        if flags == c.flags && seq_ok && !pe_bad {
+            return std::borrow::Cow::Borrowed(c);
+        }
+        let mut w = c.clone();
+        w.flags = flags;
+        w.seq = if flags & IP_VS_CONN_F_SEQ_MASK != 0 {
+            Some(c.seq.unwrap_or_default())
+        } else {
+            None
+        };
+        if v0 || c.pe_data.is_none() {
+            // PE_NAME is only sent after PE_DATA.
+            w.pe_name = None;
+        }
+        if v0 {
+            w.pe_data = None;
+        }
+        std::borrow::Cow::Owned(w)
+    }
+
+    /// Add one entry to the current message, queueing the current one first
+    /// when the entry does not fit or the message has the other version.
+    /// Returns false if the entry cannot be encoded (mixed families, PE data
+    /// too long): the kernel cannot produce such entries.
+    fn push(&mut self, now: Duration, c: &SyncConn) -> bool {
+        let w = self.wire_conn(c);
+        let version = self.params.version;
+        let (len, hdr) = match version {
+            Version::V0 => (entry_len_v0(&w), V0_HDR_LEN),
+            Version::V1 => (entry_len_v1(&w), V1_HDR_LEN),
+        };
+        if let Some(cur) = &self.cur {
+            let pad = match version {
+                Version::V0 => 0,
+                Version::V1 => (4 - (cur.msg.len() & 3)) & 3,
+            };
+            // The kernel does not bound nr_conns (a u8); we start a new
+            // message at 255 entries so that a large maxlen stays decodable.
+            if cur.msg.len() + len + pad > cur.end
+                || cur.msg.version() != version
+                || cur.msg.nr_conns() == u8::MAX
+            {
+                self.queue_current();
+            }
+        }
+        let cur = self.cur.get_or_insert_with(|| {
+            let end = (len + hdr).max(self.params.maxlen as usize);
+            CurBuf {
+                msg: MessageBuf::with_capacity(version, self.params.syncid, end),
+                end,
+                firstuse: now,
+            }
+        });
+        match cur.msg.push(&w) {
+            Ok(()) => {
+                self.stats.entries += 1;
+                true
+            }
+            Err(_) => {
+                if cur.msg.is_empty() {
+                    self.cur = None;
+                }
+                false
+            }
+        }
+    }
+
+    fn queue_current(&mut self) {
+        if let Some(cur) = self.cur.take() {
+            if cur.msg.is_empty() {
+                return;
+            }
+            self.stats.messages += 1;
+            if self.queue.len() < self.params.sync_qlen_max {
+                self.queue.push_back(cur.msg.finish());
+            } else {
+                self.stats.dropped += 1;
+            }
+        }
+    }
+
+    /// Next datagram to send: a queued full message, or the current one once
+    /// it is [`IPVS_SYNC_FLUSH_TIME`] old (`next_sync_buff`).
+    pub fn poll_transmit(&mut self, now: Duration) -> Option<Vec<u8>> {
+        if let Some(m) = self.queue.pop_front() {
+            return Some(m);
+        }
+        let due = self
+            .cur
+            .as_ref()
+            .is_some_and(|c| now.saturating_sub(c.firstuse) >= IPVS_SYNC_FLUSH_TIME);
+        if due {
+            self.queue_current();
+            return self.queue.pop_front();
+        }
+        None
+    }
+
+    /// When the driver should call [`Self::poll_transmit`] again: now if
+    /// messages are queued, else when the current message becomes due.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        if !self.queue.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        self.cur.as_ref().map(|c| c.firstuse + IPVS_SYNC_FLUSH_TIME)
+    }
+
+    /// Queue the current message now, whatever its age (for shutdown paths
+    /// that want to send what they have, and for benchmarks).
+    pub fn flush(&mut self) {
+        self.queue_current();
+    }
+
+    /// Stop the master: the kernel drops queued and partial messages.
+    /// Returns how many messages were discarded.
+    pub fn stop(&mut self) -> usize {
+        let n = self.queue.len() + usize::from(self.cur.is_some());
+        self.queue.clear();
+        self.cur = None;
+        n
+    }
+
+    /// Encode a whole set of entries into messages with these params (no
+    /// threshold rules): e.g. a full-table resync.
+    pub fn pack_all<'c>(
+        params: &SyncParams,
+        conns: impl IntoIterator<Item = &'c SyncConn>,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let mut m = SyncMaster::new(SyncParams {
+            sync_qlen_max: usize::MAX,
+            ..params.clone()
+        });
+        for c in conns {
+            match params.version {
+                Version::V0 => crate::wire::validate_v0(&m.wire_conn(c))?,
+                Version::V1 => crate::wire::validate_v1(&m.wire_conn(c))?,
+            }
+            m.push(Duration::ZERO, c);
+        }
+        m.flush();
+        Ok(m.queue.into_iter().collect())
+    }
+}
