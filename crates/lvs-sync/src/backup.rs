@@ -253,7 +253,7 @@ impl SyncBackup {
         if c.pe_data.is_some() {
             let name = c.pe_name.as_deref().ok_or(SkipReason::PeDataWithoutName)?;
             let name = String::from_utf8_lossy(name).into_owned();
-            if !self.cfg.pe_names.iter().any(|n| *n == name) {
+            if !self.cfg.pe_names.contains(&name) {
                 return Err(SkipReason::UnknownPe(name));
             }
         }
@@ -443,5 +443,268 @@ impl BackupTable {
         let mut v: Vec<_> = self.entries.iter().collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         v.into_iter().map(|(_, t)| t).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consts::flags::*;
+    use crate::master::{ChainLink, ConnSyncState, SyncMaster, SyncParams};
+    use crate::wire::{MessageBuf, SyncMessage};
+
+    fn conn(protocol: u8, state: u16, flags: u32, timeout: u32) -> SyncConn {
+        SyncConn {
+            protocol,
+            caddr: "203.0.113.5".parse().unwrap(),
+            cport: 51234,
+            vaddr: "10.0.0.100".parse().unwrap(),
+            vport: 80,
+            daddr: "192.168.1.11".parse().unwrap(),
+            dport: 80,
+            flags,
+            state,
+            fwmark: 0,
+            timeout,
+            seq: None,
+            pe_data: None,
+            pe_name: None,
+        }
+    }
+
+    fn msg(version: Version, syncid: u8, conns: &[SyncConn]) -> Vec<u8> {
+        let mut m = MessageBuf::new(version, syncid);
+        for c in conns {
+            m.push(c).unwrap();
+        }
+        m.finish()
+    }
+
+    #[test]
+    fn v1_install_masks_flags_and_keeps_the_message_timeout() {
+        let mut b = SyncBackup::default();
+        let c = conn(
+            6,
+            1,
+            IP_VS_CONN_F_DROUTE
+                | IP_VS_CONN_F_NOOUTPUT
+                | IP_VS_CONN_F_NFCT
+                | IP_VS_CONN_F_ONE_PACKET,
+            873,
+        );
+        let got = b.installs(&msg(Version::V1, 0, std::slice::from_ref(&c)));
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].conn.flags,
+            IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT | IP_VS_CONN_F_SYNC
+        );
+        assert_eq!(got[0].conn.timeout, 873);
+        assert_eq!(got[0].in_pkts, 3);
+        assert_eq!(got[0].conn.state, 1);
+    }
+
+    #[test]
+    fn v0_and_zero_timeouts_come_from_the_backup_tables() {
+        let mut b = SyncBackup::default();
+        let conns = [
+            conn(6, 1, 0, 0),
+            conn(6, 4, 0, 0),
+            conn(17, 0, IP_VS_CONN_F_INACTIVE, 0),
+            conn(132, 8, 0, 0),
+            conn(6, 1, IP_VS_CONN_F_TEMPLATE, 0),
+        ];
+        for v in [Version::V0, Version::V1] {
+            let got: Vec<u32> = b
+                .installs(&msg(v, 0, &conns))
+                .iter()
+                .map(|i| i.conn.timeout)
+                .collect();
+            assert_eq!(got, vec![900, 120, 300, 900, 180], "{v:?}");
+        }
+        // v0 keeps the non-masked 16 bits (HASHED cleared, SYNC set).
+        let got = b.installs(&msg(Version::V0, 0, &[conn(6, 1, 0x2040, 0)]));
+        assert_eq!(got[0].conn.flags, 0x2000 | IP_VS_CONN_F_SYNC);
+    }
+
+    #[test]
+    fn syncid_filter() {
+        let d = msg(Version::V1, 5, &[conn(6, 1, 0, 900)]);
+        let mut any = SyncBackup::new(BackupCfg::default());
+        assert_eq!(any.installs(&d).len(), 1);
+        let mut five = SyncBackup::new(BackupCfg {
+            syncid: 5,
+            ..BackupCfg::default()
+        });
+        assert_eq!(five.installs(&d).len(), 1);
+        let mut six = SyncBackup::new(BackupCfg {
+            syncid: 6,
+            ..BackupCfg::default()
+        });
+        let mut out = vec![];
+        six.process(&d, &mut out);
+        assert_eq!(out, vec![BackupAction::IgnoredSyncid(5)]);
+    }
+
+    #[test]
+    fn bad_protocol_state_and_pe_skip_single_entries() {
+        let mut t = conn(17, 0, IP_VS_CONN_F_TEMPLATE, 180);
+        t.pe_data = Some(b"call-1".to_vec());
+        let mut no_name = t.clone();
+        no_name.pe_name = None;
+        let mut sip = t.clone();
+        sip.pe_name = Some(b"sip".to_vec());
+        let mut other = t.clone();
+        other.pe_name = Some(b"xyz".to_vec());
+        let fwmark_tpl = SyncConn {
+            protocol: 0,
+            state: 7, // template states are not checked
+            ..conn(0, 0, IP_VS_CONN_F_TEMPLATE, 300)
+        };
+        let conns = [
+            conn(47, 0, 0, 60), // GRE: no IPVS protocol
+            conn(6, 11, 0, 60), // TCP state out of range
+            no_name,
+            other,
+            sip.clone(),
+            fwmark_tpl.clone(),
+        ];
+        let mut b = SyncBackup::default();
+        let mut out = vec![];
+        b.process(&msg(Version::V1, 0, &conns), &mut out);
+        let skips: Vec<_> = out
+            .iter()
+            .filter_map(|a| match a {
+                BackupAction::SkipEntry { index, reason } => Some((*index, reason.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            skips,
+            vec![
+                (0, SkipReason::UnsupportedProtocol(47)),
+                (
+                    1,
+                    SkipReason::InvalidState {
+                        protocol: 6,
+                        state: 11
+                    }
+                ),
+                (2, SkipReason::PeDataWithoutName),
+                (3, SkipReason::UnknownPe("xyz".into())),
+            ]
+        );
+        let installs: Vec<_> = out
+            .iter()
+            .filter_map(|a| match a {
+                BackupAction::Install(i) => Some(i.conn.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(installs.len(), 2);
+        assert_eq!(installs[0].pe_data.as_deref(), Some(&b"call-1"[..]));
+        assert_eq!(installs[1].state, 7);
+        assert_eq!(b.stats().skipped, 4);
+    }
+
+    #[test]
+    fn truncated_message_keeps_entries_before_the_damage() {
+        let mut d = msg(Version::V1, 0, &[conn(6, 1, 0, 900), conn(6, 1, 0, 900)]);
+        d[4] = 3; // announces a third entry that is not there
+        let mut out = vec![];
+        SyncBackup::default().process(&d, &mut out);
+        assert_eq!(out.len(), 3);
+        assert!(matches!(
+            out[2],
+            BackupAction::Drop(Error::EntryTruncated { index: 2 })
+        ));
+    }
+
+    #[test]
+    fn reconcile_follows_ip_vs_proc_conn() {
+        let inst = |flags: u32, daddr: &str| ConnInstall {
+            conn: SyncConn {
+                daddr: daddr.parse().unwrap(),
+                ..conn(6, 1, flags | IP_VS_CONN_F_SYNC, 900)
+            },
+            in_pkts: 3,
+            version: Version::V1,
+        };
+        let ex = Existing {
+            daddr: "192.168.1.11".parse().unwrap(),
+            dport: 80,
+            flags: IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_SYNC | IP_VS_CONN_F_HASHED,
+            bound: true,
+        };
+        assert_eq!(reconcile(None, &inst(0, "192.168.1.11")), Reconcile::Create);
+        assert_eq!(
+            reconcile(Some(&ex), &inst(0, "192.168.1.12")),
+            Reconcile::ReplaceExisting
+        );
+        assert_eq!(
+            reconcile(Some(&ex), &inst(IP_VS_CONN_F_INACTIVE, "192.168.1.12")),
+            Reconcile::IgnoreStale
+        );
+        assert_eq!(
+            reconcile(Some(&ex), &inst(IP_VS_CONN_F_INACTIVE, "192.168.1.11")),
+            Reconcile::Update {
+                flags: ex.flags | IP_VS_CONN_F_INACTIVE,
+                counters: Some(CounterMove::ActiveToInactive),
+            }
+        );
+        // A template keeps its real server whatever the message says.
+        let t = inst(IP_VS_CONN_F_TEMPLATE, "192.168.1.12");
+        assert!(matches!(
+            reconcile(Some(&ex), &t),
+            Reconcile::Update { counters: None, .. }
+        ));
+    }
+
+    #[test]
+    fn master_to_backup_table_holds_connection_and_template() {
+        let mut m = SyncMaster::new(SyncParams::default());
+        let c = conn(6, 1, IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_HASHED, 900);
+        let t = SyncConn {
+            caddr: "203.0.113.0".parse().unwrap(),
+            cport: 0,
+            ..conn(
+                6,
+                1,
+                IP_VS_CONN_F_TEMPLATE | IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_INACTIVE,
+                360,
+            )
+        };
+        let mut cst = ConnSyncState::new(Duration::ZERO);
+        cst.old_state = 1;
+        let mut tst = ConnSyncState::new(Duration::ZERO);
+        for pkts in 1..=3 {
+            let mut chain = [
+                ChainLink {
+                    conn: &c,
+                    st: &mut cst,
+                },
+                ChainLink {
+                    conn: &t,
+                    st: &mut tst,
+                },
+            ];
+            m.sync_conn(Duration::ZERO, &mut chain, pkts);
+        }
+        let d = m.poll_transmit(Duration::from_secs(2)).unwrap();
+        let mut b = SyncBackup::default();
+        let mut table = BackupTable::new();
+        for i in b.installs(&d) {
+            table.apply(Duration::from_secs(2), &i);
+        }
+        assert_eq!(table.len(), 2);
+        let tc = table.get(&c.key()).unwrap();
+        assert_eq!(tc.conn.flags, IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_SYNC);
+        assert_eq!(tc.expires, Duration::from_secs(902));
+        let tt = table.get(&t.key()).unwrap();
+        assert!(tt.conn.is_template());
+        assert_eq!(tt.expires, Duration::from_secs(362));
+        assert_eq!(table.expire(Duration::from_secs(400)).len(), 1);
+        assert_eq!(table.len(), 1);
+        // The message decodes to the same entries the table got.
+        assert_eq!(SyncMessage::decode(&d).unwrap().conns.len(), 4);
     }
 }

@@ -11,7 +11,7 @@
 //! - The deprecated per-instance `lvs_sync_daemon_interface IF` is honoured
 //!   when no global `lvs_sync_daemon` is set: that instance drives the roles.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -242,7 +242,7 @@ impl Default for SyncDaemonCfg {
             maxlen: None,
             port: IP_VS_SYNC_PORT,
             ttl: 1,
-            group: IpAddr::V4(Ipv4Addr::from(IP_VS_SYNC_GROUP)),
+            group: IpAddr::V4(IP_VS_SYNC_GROUP),
         }
     }
 }
@@ -265,4 +265,110 @@ pub fn transition(from: Roles, to: Roles) -> Vec<SyncdAction> {
         v.push(SyncdAction::Start(SyncdRole::Backup));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decl(vi: Option<&str>) -> SyncDaemonDecl {
+        SyncDaemonDecl {
+            interface: "eth1".into(),
+            vrrp_instance: vi.map(str::to_string),
+            at: "keepalived.conf:3".into(),
+            ..SyncDaemonDecl::default()
+        }
+    }
+
+    fn vrid(name: &str) -> Option<u8> {
+        (name == "VI_1").then_some(51)
+    }
+
+    #[test]
+    fn defaults_follow_keepalived_and_the_kernel() {
+        let c = SyncDaemonCfg::resolve(&decl(None), vrid).unwrap();
+        assert_eq!(c.syncid, 0);
+        assert_eq!(c.port, 8848);
+        assert_eq!(c.ttl, 1);
+        assert_eq!(c.group, "224.0.0.81".parse::<IpAddr>().unwrap());
+        assert_eq!(c.master_maxlen(), 1472);
+        assert_eq!(c.backup_maxlen(1500), 1472);
+        assert_eq!(c.backup_maxlen(9000), 8972);
+        let c = SyncDaemonCfg::resolve(&decl(Some("VI_1")), vrid).unwrap();
+        assert_eq!(c.syncid, 51);
+        let mut d = decl(Some("VI_1"));
+        d.id = Some(7);
+        d.group = Some("ff02::51".parse().unwrap());
+        d.maxlen = Some(100);
+        let c = SyncDaemonCfg::resolve(&d, vrid).unwrap();
+        assert_eq!(c.syncid, 7);
+        assert_eq!(c.master_maxlen(), 100);
+        assert_eq!(c.backup_maxlen(1500), 1024);
+        d.maxlen = None;
+        let c = SyncDaemonCfg::resolve(&d, vrid).unwrap();
+        assert_eq!(c.master_maxlen(), 1452);
+        assert_eq!(c.master_params().syncid, 7);
+        assert_eq!(c.backup_cfg().syncid, 7);
+    }
+
+    #[test]
+    fn bad_declarations_are_errors_with_location() {
+        let e = SyncDaemonCfg::resolve(&decl(Some("VI_9")), vrid).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "keepalived.conf:3: lvs_sync_daemon: unknown vrrp_instance VI_9"
+        );
+        let mut d = decl(None);
+        d.group = Some("10.0.0.1".parse().unwrap());
+        assert!(SyncDaemonCfg::resolve(&d, vrid)
+            .unwrap_err()
+            .to_string()
+            .contains("not multicast"));
+    }
+
+    #[test]
+    fn roles_follow_the_instance_or_run_both() {
+        let both = SyncDaemonCfg::resolve(&decl(None), vrid).unwrap();
+        assert_eq!(
+            both.roles(None),
+            Roles {
+                master: true,
+                backup: true
+            }
+        );
+        let vi = SyncDaemonCfg::resolve(&decl(Some("VI_1")), vrid).unwrap();
+        let init = vi.roles(Some(VrrpRoleState::Init));
+        let master = vi.roles(Some(VrrpRoleState::Master));
+        let fault = vi.roles(Some(VrrpRoleState::Fault));
+        assert_eq!(
+            init,
+            Roles {
+                master: false,
+                backup: true
+            }
+        );
+        assert_eq!(fault, init);
+        assert_eq!(
+            transition(Roles::default(), init),
+            vec![SyncdAction::Start(SyncdRole::Backup)]
+        );
+        assert_eq!(
+            transition(init, master),
+            vec![
+                SyncdAction::Stop(SyncdRole::Backup),
+                SyncdAction::Start(SyncdRole::Master)
+            ]
+        );
+        assert_eq!(
+            transition(master, fault),
+            vec![
+                SyncdAction::Stop(SyncdRole::Master),
+                SyncdAction::Start(SyncdRole::Backup)
+            ]
+        );
+        assert_eq!(
+            transition(master, vi.roles(Some(VrrpRoleState::Stopped))),
+            vec![SyncdAction::Stop(SyncdRole::Master)]
+        );
+    }
 }

@@ -475,3 +475,356 @@ impl SyncMaster {
         Ok(m.queue.into_iter().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consts::flags::*;
+    use crate::consts::tcp::*;
+    use crate::wire::{SyncMessage, V1_CONN_V4_SIZE};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn s(secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+
+    fn tcp_conn(i: u32, state: u16) -> SyncConn {
+        SyncConn {
+            protocol: 6,
+            caddr: IpAddr::V4(Ipv4Addr::from(0xcb00_7100 + i)),
+            cport: 40000,
+            vaddr: "10.0.0.100".parse().unwrap(),
+            vport: 80,
+            daddr: "192.168.1.11".parse().unwrap(),
+            dport: 80,
+            flags: IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT | IP_VS_CONN_F_HASHED,
+            state,
+            fwmark: 0,
+            timeout: 900,
+            seq: None,
+            pe_data: None,
+            pe_name: None,
+        }
+    }
+
+    fn template() -> SyncConn {
+        SyncConn {
+            cport: 0,
+            flags: IP_VS_CONN_F_TEMPLATE
+                | IP_VS_CONN_F_DROUTE
+                | IP_VS_CONN_F_INACTIVE
+                | IP_VS_CONN_F_HASHED,
+            state: 0,
+            timeout: 360,
+            ..tcp_conn(0, 0)
+        }
+    }
+
+    /// Feed packets 1..=n of an ESTABLISHED connection; return the packet
+    /// numbers that produced a sync.
+    fn synced_packets(p: SyncParams, n: u32) -> Vec<u32> {
+        let mut m = SyncMaster::new(p);
+        let c = tcp_conn(1, IP_VS_TCP_S_ESTABLISHED);
+        let mut st = ConnSyncState::new(s(0));
+        st.old_state = IP_VS_TCP_S_ESTABLISHED;
+        let mut out = vec![];
+        for pkts in 1..=n {
+            let now = Duration::from_millis(u64::from(pkts) * 10);
+            let mut chain = [ChainLink {
+                conn: &c,
+                st: &mut st,
+            }];
+            if m.sync_conn(now, &mut chain, pkts) > 0 {
+                out.push(pkts);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn defaults_sync_at_threshold_then_every_period() {
+        assert_eq!(
+            synced_packets(SyncParams::default(), 160),
+            vec![3, 53, 103, 153]
+        );
+    }
+
+    #[test]
+    fn period_zero_syncs_once_at_threshold() {
+        let p = SyncParams {
+            sync_period: 0,
+            ..SyncParams::default()
+        };
+        assert_eq!(synced_packets(p, 200), vec![3]);
+    }
+
+    #[test]
+    fn state_change_forces_sync_and_unsynced_states_never_sync() {
+        let mut m = SyncMaster::new(SyncParams::default());
+        let mut st = ConnSyncState::new(s(0));
+        // SYN_RECV: not a synced state.
+        let c = tcp_conn(1, IP_VS_TCP_S_SYN_RECV);
+        let mut chain = [ChainLink {
+            conn: &c,
+            st: &mut st,
+        }];
+        assert_eq!(m.sync_conn(s(0), &mut chain, 3), 0);
+        // ESTABLISHED at packet 2: state changed but into ESTABLISHED, so the
+        // packet count still rules.
+        let c = tcp_conn(1, IP_VS_TCP_S_ESTABLISHED);
+        let mut chain = [ChainLink {
+            conn: &c,
+            st: &mut st,
+        }];
+        assert_eq!(m.sync_conn(s(1), &mut chain, 2), 0);
+        // FIN_WAIT at packet 7: forced.
+        let c = tcp_conn(1, IP_VS_TCP_S_FIN_WAIT);
+        let mut chain = [ChainLink {
+            conn: &c,
+            st: &mut st,
+        }];
+        assert_eq!(m.sync_conn(s(2), &mut chain, 7), 1);
+        assert_eq!(st.old_state, IP_VS_TCP_S_FIN_WAIT);
+        // Still FIN_WAIT at packet 8: nothing.
+        let mut chain = [ChainLink {
+            conn: &c,
+            st: &mut st,
+        }];
+        assert_eq!(m.sync_conn(s(3), &mut chain, 8), 0);
+    }
+
+    #[test]
+    fn controller_template_is_synced_with_its_own_counter() {
+        let mut m = SyncMaster::new(SyncParams::default());
+        let c = tcp_conn(1, IP_VS_TCP_S_ESTABLISHED);
+        let t = template();
+        let mut cst = ConnSyncState::new(s(0));
+        cst.old_state = IP_VS_TCP_S_ESTABLISHED;
+        let mut tst = ConnSyncState::new(s(0));
+        let mut added = vec![];
+        for pkts in 1..=3 {
+            let mut chain = [
+                ChainLink {
+                    conn: &c,
+                    st: &mut cst,
+                },
+                ChainLink {
+                    conn: &t,
+                    st: &mut tst,
+                },
+            ];
+            added.push(m.sync_conn(s(0), &mut chain, pkts));
+        }
+        // Templates skip the packet-count rule: synced on every call (with
+        // sync_refresh_period 0); the conn joins at its 3rd packet.
+        assert_eq!(added, vec![1, 1, 2]);
+        assert_eq!(tst.in_pkts, 3);
+        m.flush();
+        let msg = SyncMessage::decode(&m.poll_transmit(s(0)).unwrap()).unwrap();
+        assert_eq!(msg.conns.len(), 4);
+        assert!(msg.conns.iter().all(|c| c.flags & IP_VS_CONN_F_HASHED == 0));
+        assert!(msg.conns[3].is_template() && !msg.conns[2].is_template());
+    }
+
+    #[test]
+    fn persist_mode_syncs_only_templates() {
+        let p = SyncParams {
+            sync_persist_mode: true,
+            ..SyncParams::default()
+        };
+        let mut m = SyncMaster::new(p);
+        let c = tcp_conn(1, IP_VS_TCP_S_ESTABLISHED);
+        let t = template();
+        let mut cst = ConnSyncState::new(s(0));
+        let mut tst = ConnSyncState::new(s(0));
+        let mut chain = [
+            ChainLink {
+                conn: &c,
+                st: &mut cst,
+            },
+            ChainLink {
+                conn: &t,
+                st: &mut tst,
+            },
+        ];
+        assert_eq!(m.sync_conn(s(0), &mut chain, 3), 1);
+        m.flush();
+        let msg = SyncMessage::decode(&m.poll_transmit(s(0)).unwrap()).unwrap();
+        assert_eq!(msg.conns.len(), 1);
+        assert!(msg.conns[0].is_template());
+    }
+
+    #[test]
+    fn one_packet_conn_is_not_synced_but_its_template_is_in_v1_only() {
+        let mut c = tcp_conn(1, 0);
+        c.protocol = 17;
+        c.flags |= IP_VS_CONN_F_ONE_PACKET;
+        let t = template();
+        for (version, want) in [(Version::V1, 1), (Version::V0, 0)] {
+            let mut m = SyncMaster::new(SyncParams {
+                version,
+                ..SyncParams::default()
+            });
+            let mut cst = ConnSyncState::new(s(0));
+            let mut tst = ConnSyncState::new(s(0));
+            let mut chain = [
+                ChainLink {
+                    conn: &c,
+                    st: &mut cst,
+                },
+                ChainLink {
+                    conn: &t,
+                    st: &mut tst,
+                },
+            ];
+            assert_eq!(m.sync_conn(s(0), &mut chain, 3), want, "{version:?}");
+        }
+    }
+
+    #[test]
+    fn refresh_period_resyncs_when_the_end_time_moved_enough() {
+        let p = SyncParams {
+            sync_period: 0,
+            sync_refresh_period: s(30),
+            ..SyncParams::default()
+        };
+        let mut m = SyncMaster::new(p);
+        let c = tcp_conn(1, IP_VS_TCP_S_ESTABLISHED);
+        let mut st = ConnSyncState::new(s(0));
+        st.old_state = IP_VS_TCP_S_ESTABLISHED;
+        let mut at = |m: &mut SyncMaster, t: u64, pkts: u32| {
+            let mut chain = [ChainLink {
+                conn: &c,
+                st: &mut st,
+            }];
+            m.sync_conn(s(t), &mut chain, pkts)
+        };
+        assert_eq!(at(&mut m, 0, 1), 1); // end time moves 0 -> 900 s
+        assert_eq!(at(&mut m, 10, 2), 0); // moved 10 s < 30 s, no retries
+        assert_eq!(at(&mut m, 29, 3), 0);
+        assert_eq!(at(&mut m, 31, 4), 1); // moved 31 s
+        assert_eq!(at(&mut m, 40, 5), 0);
+    }
+
+    #[test]
+    fn refresh_retries_use_the_low_bits() {
+        let p = SyncParams {
+            sync_period: 0,
+            sync_refresh_period: s(30),
+            sync_retries: 2,
+            ..SyncParams::default()
+        };
+        let mut m = SyncMaster::new(p);
+        let c = tcp_conn(1, IP_VS_TCP_S_ESTABLISHED);
+        let mut st = ConnSyncState::new(s(0));
+        st.old_state = IP_VS_TCP_S_ESTABLISHED;
+        let mut chain = [ChainLink {
+            conn: &c,
+            st: &mut st,
+        }];
+        assert_eq!(m.sync_conn(s(0), &mut chain, 1), 1);
+        // Within refresh/8 = 3.75 s of the last sync: no retry yet.
+        assert_eq!(m.sync_conn(s(1), &mut chain, 2), 0);
+        // After it: retry 1, then retry 2, then no more.
+        assert_eq!(m.sync_conn(s(4), &mut chain, 3), 1);
+        assert_eq!(chain[0].st.sync_endtime & 3, 1);
+        // Each retry also waits refresh/8 after the previous one.
+        assert_eq!(m.sync_conn(s(5), &mut chain, 4), 0);
+        assert_eq!(m.sync_conn(s(8), &mut chain, 5), 1);
+        assert_eq!(chain[0].st.sync_endtime & 3, 2);
+        assert_eq!(m.sync_conn(s(20), &mut chain, 6), 0);
+    }
+
+    fn pack(version: Version, n: u32, maxlen: u16) -> Vec<Vec<u8>> {
+        let mut m = SyncMaster::new(SyncParams {
+            version,
+            maxlen,
+            sync_period: 0,
+            sync_threshold: 1,
+            ..SyncParams::default()
+        });
+        for i in 0..n {
+            let c = tcp_conn(i, IP_VS_TCP_S_ESTABLISHED);
+            let mut st = ConnSyncState::new(s(0));
+            st.old_state = IP_VS_TCP_S_ESTABLISHED;
+            let mut chain = [ChainLink {
+                conn: &c,
+                st: &mut st,
+            }];
+            assert_eq!(m.sync_conn(s(0), &mut chain, 1), 1);
+        }
+        let mut out = vec![];
+        while let Some(d) = m.poll_transmit(s(0)) {
+            out.push(d);
+        }
+        // The partial message goes out once it is 2 s old.
+        assert_eq!(m.poll_timeout(), Some(IPVS_SYNC_FLUSH_TIME));
+        assert!(m.poll_transmit(Duration::from_millis(1999)).is_none());
+        if let Some(d) = m.poll_transmit(s(2)) {
+            out.push(d);
+        }
+        out
+    }
+
+    #[test]
+    fn maxlen_packing_matches_the_kernel_counts() {
+        // 1472-byte messages: 40 IPv4 v1 entries, 61 v0 entries.
+        let v1 = pack(Version::V1, 100, 1472);
+        let counts: Vec<usize> = v1
+            .iter()
+            .map(|d| SyncMessage::decode(d).unwrap().conns.len())
+            .collect();
+        assert_eq!(counts, vec![40, 40, 20]);
+        assert_eq!(v1[0].len(), 8 + 40 * V1_CONN_V4_SIZE);
+        let v0 = pack(Version::V0, 100, 1472);
+        let counts: Vec<usize> = v0
+            .iter()
+            .map(|d| SyncMessage::decode(d).unwrap().conns.len())
+            .collect();
+        assert_eq!(counts, vec![61, 39]);
+        // A maxlen smaller than one entry still sends one entry per message.
+        let tiny = pack(Version::V1, 3, 1);
+        assert_eq!(tiny.len(), 3);
+        // A huge maxlen never exceeds 255 entries per message.
+        let big = pack(Version::V1, 600, 65507);
+        let counts: Vec<usize> = big
+            .iter()
+            .map(|d| SyncMessage::decode(d).unwrap().conns.len())
+            .collect();
+        assert_eq!(counts, vec![255, 255, 90]);
+    }
+
+    #[test]
+    fn version_switch_starts_a_new_message_and_queue_limit_drops() {
+        let mut m = SyncMaster::new(SyncParams {
+            sync_period: 0,
+            sync_threshold: 1,
+            sync_qlen_max: 1,
+            ..SyncParams::default()
+        });
+        let c = tcp_conn(1, IP_VS_TCP_S_ESTABLISHED);
+        let go = |m: &mut SyncMaster| {
+            let mut st = ConnSyncState::new(s(0));
+            st.old_state = IP_VS_TCP_S_ESTABLISHED;
+            let mut chain = [ChainLink {
+                conn: &c,
+                st: &mut st,
+            }];
+            m.sync_conn(s(0), &mut chain, 1)
+        };
+        go(&mut m);
+        let mut p = m.params().clone();
+        p.version = Version::V0;
+        m.set_params(p.clone());
+        go(&mut m); // queues the v1 message
+        p.version = Version::V1;
+        m.set_params(p);
+        go(&mut m); // the v0 message is dropped: queue full
+        assert_eq!(m.stats().dropped, 1);
+        let d = m.poll_transmit(s(0)).unwrap();
+        assert_eq!(SyncMessage::decode(&d).unwrap().version, Version::V1);
+        assert!(m.poll_transmit(s(0)).is_none());
+        assert_eq!(m.stop(), 1);
+        assert_eq!(m.poll_timeout(), None);
+    }
+}
