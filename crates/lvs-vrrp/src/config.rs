@@ -35,7 +35,14 @@ pub struct Vip {
 impl Vip {
     /// A host address on the instance interface.
     pub fn host(addr: IpAddr) -> Self {
-        Self { addr, prefix: if addr.is_ipv4() { 32 } else { 128 }, dev: None, brd: None, scope: None, label: None }
+        Self {
+            addr,
+            prefix: if addr.is_ipv4() { 32 } else { 128 },
+            dev: None,
+            brd: None,
+            scope: None,
+            label: None,
+        }
     }
 }
 
@@ -324,7 +331,10 @@ impl InstanceCfg {
     /// including `strict_mode` effects. Returns warnings for silent fixes.
     pub fn complete(&mut self) -> Result<Vec<Warning>, Error> {
         let mut w = Vec::new();
-        let bad = |msg: String| Error::Config { instance: self.name.clone(), msg };
+        let bad = |msg: String| Error::Config {
+            instance: self.name.clone(),
+            msg,
+        };
         if self.virtual_router_id == 0 {
             return Err(bad("the virtual router id must be set (1..255)".into()));
         }
@@ -332,12 +342,18 @@ impl InstanceCfg {
             return Err(bad("priority must be 1..255".into()));
         }
         if self.family == Family::Inet6 && self.version == VrrpVersion::V2 {
-            w.push(format!("({}) IPv6 instances always use VRRP version 3", self.name));
+            w.push(format!(
+                "({}) IPv6 instances always use VRRP version 3",
+                self.name
+            ));
             self.version = VrrpVersion::V3;
         }
         for v in &self.virtual_ipaddress {
             if Family::of(v.addr) != self.family {
-                return Err(bad(format!("virtual address {} is not of the instance's address family", v.addr)));
+                return Err(bad(format!(
+                    "virtual address {} is not of the instance's address family",
+                    v.addr
+                )));
             }
         }
         match self.version {
@@ -345,7 +361,10 @@ impl InstanceCfg {
                 let ms = self.advert_int.as_millis();
                 if ms % 1000 != 0 || !(1000..=255_000).contains(&ms) {
                     let secs = ((ms + 500) / 1000).clamp(1, 255) as u64;
-                    w.push(format!("({}) VRRPv2 advert_int must be an integer 1..255, using {secs}", self.name));
+                    w.push(format!(
+                        "({}) VRRPv2 advert_int must be an integer 1..255, using {secs}",
+                        self.name
+                    ));
                     self.advert_int = Duration::from_secs(secs);
                 }
             }
@@ -353,14 +372,20 @@ impl InstanceCfg {
                 let cs = (self.advert_int.as_millis() / 10).clamp(1, 4095) as u64;
                 self.advert_int = Duration::from_millis(cs * 10);
                 if self.authentication != AuthCfg::None {
-                    w.push(format!("({}) authentication is not supported with VRRPv3 - ignoring", self.name));
+                    w.push(format!(
+                        "({}) authentication is not supported with VRRPv3 - ignoring",
+                        self.name
+                    ));
                     self.authentication = AuthCfg::None;
                 }
             }
         }
         if let AuthCfg::Pass(p) = &self.authentication {
             if p.len() > 8 {
-                w.push(format!("({}) truncating auth_pass to 8 characters", self.name));
+                w.push(format!(
+                    "({}) truncating auth_pass to 8 characters",
+                    self.name
+                ));
                 self.authentication = AuthCfg::Pass(p.chars().take(8).collect());
             }
         }
@@ -369,28 +394,44 @@ impl InstanceCfg {
         }
         self.down_timer_adverts = self.down_timer_adverts.clamp(1, 100);
         if self.nopreempt && (self.state_master || self.priority == 255) {
-            w.push(format!("({}) nopreempt is incompatible with state MASTER / priority 255 - clearing", self.name));
+            w.push(format!(
+                "({}) nopreempt is incompatible with state MASTER / priority 255 - clearing",
+                self.name
+            ));
             self.nopreempt = false;
         }
         if !self.preempt_delay.is_zero() && (self.nopreempt || self.state_master) {
-            w.push(format!("({}) preempt_delay is incompatible with nopreempt / state MASTER - clearing", self.name));
+            w.push(format!(
+                "({}) preempt_delay is incompatible with nopreempt / state MASTER - clearing",
+                self.name
+            ));
             self.preempt_delay = Duration::ZERO;
         }
-        if self.unicast_peer.iter().any(|p| p.min_ttl.is_some() || p.max_ttl.is_some()) {
+        if self
+            .unicast_peer
+            .iter()
+            .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some())
+        {
             self.check_unicast_src = true;
         }
         if self.strict_mode {
             self.apply_strict(&mut w)?;
         }
         if self.virtual_ipaddress.is_empty() {
-            w.push(format!("({}) No VIP specified; at least one is required", self.name));
+            w.push(format!(
+                "({}) No VIP specified; at least one is required",
+                self.name
+            ));
         }
         Ok(w)
     }
 
     /// `vrrp_strict` / `strict_mode` (keepalived.md §3.11).
     fn apply_strict(&mut self, w: &mut Vec<Warning>) -> Result<(), Error> {
-        let bad = |msg: &str| Error::Config { instance: self.name.clone(), msg: format!("strict mode: {msg}") };
+        let bad = |msg: &str| Error::Config {
+            instance: self.name.clone(),
+            msg: format!("strict mode: {msg}"),
+        };
         if self.virtual_ipaddress.is_empty() {
             return Err(bad("at least one virtual address is required"));
         }
@@ -408,11 +449,17 @@ impl InstanceCfg {
             }
         }
         if self.authentication != AuthCfg::None {
-            w.push(format!("({}) strict mode does not support authentication - ignoring", self.name));
+            w.push(format!(
+                "({}) strict mode does not support authentication - ignoring",
+                self.name
+            ));
             self.authentication = AuthCfg::None;
         }
         if !self.preempt_delay.is_zero() {
-            w.push(format!("({}) strict mode does not support preempt_delay - clearing", self.name));
+            w.push(format!(
+                "({}) strict mode does not support preempt_delay - clearing",
+                self.name
+            ));
             self.preempt_delay = Duration::ZERO;
         }
         self.down_timer_adverts = 3;
@@ -483,12 +530,23 @@ mod tests {
         c.authentication = AuthCfg::Pass("secret".into());
         c.down_timer_adverts = 7;
         c.complete().unwrap();
-        assert_eq!((c.preempt_delay, c.down_timer_adverts, c.garp_lower_prio_repeat), (Duration::ZERO, 3, 0));
+        assert_eq!(
+            (
+                c.preempt_delay,
+                c.down_timer_adverts,
+                c.garp_lower_prio_repeat
+            ),
+            (Duration::ZERO, 3, 0)
+        );
         assert!(c.lower_prio_no_advert);
         assert_eq!(c.authentication, AuthCfg::None);
         let mut u = base();
         u.strict_mode = true;
-        u.unicast_peer = vec![UnicastPeer { addr: "10.0.0.2".parse().unwrap(), min_ttl: None, max_ttl: None }];
+        u.unicast_peer = vec![UnicastPeer {
+            addr: "10.0.0.2".parse().unwrap(),
+            min_ttl: None,
+            max_ttl: None,
+        }];
         assert!(u.complete().is_err());
     }
 

@@ -22,7 +22,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use lvs_wire::{
-    Auth, ChecksumMode, Family, Ipv4Packet, Ipv4Repr, VrrpPacket, VrrpRepr, VrrpVersion, IPPROTO_AH, IPPROTO_VRRP,
+    Auth, ChecksumMode, Family, Ipv4Packet, Ipv4Repr, VrrpPacket, VrrpRepr, VrrpVersion,
+    IPPROTO_AH, IPPROTO_VRRP,
 };
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
@@ -47,7 +48,12 @@ enum Timer {
     GarpRefresh = 3,
 }
 
-const TIMERS: [Timer; 4] = [Timer::Adver, Timer::MasterDown, Timer::GarpDelay, Timer::GarpRefresh];
+const TIMERS: [Timer; 4] = [
+    Timer::Adver,
+    Timer::MasterDown,
+    Timer::GarpDelay,
+    Timer::GarpRefresh,
+];
 
 #[derive(Debug, Clone, Copy, Default)]
 struct TimerTable([Option<Instant>; 4]);
@@ -102,9 +108,21 @@ pub struct InstanceStatus {
 
 #[derive(Debug, Clone)]
 enum Tracker {
-    Interface { name: String, weight: i32, reverse: bool },
-    Script { idx: usize, weight: i32, reverse: bool },
-    File { idx: usize, weight: i32, reverse: bool },
+    Interface {
+        name: String,
+        weight: i32,
+        reverse: bool,
+    },
+    Script {
+        idx: usize,
+        weight: i32,
+        reverse: bool,
+    },
+    File {
+        idx: usize,
+        weight: i32,
+        reverse: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -164,7 +182,9 @@ impl Instance {
         let p = u64::from(256 - u16::from(self.effective_priority));
         match self.cfg.version {
             VrrpVersion::V2 => Duration::from_micros(p * 1_000_000 / 256),
-            VrrpVersion::V3 => Duration::from_micros(p * (self.adver_int().as_micros() as u64) / 256),
+            VrrpVersion::V3 => {
+                Duration::from_micros(p * (self.adver_int().as_micros() as u64) / 256)
+            }
         }
     }
 
@@ -174,7 +194,12 @@ impl Instance {
     }
 
     fn all_vips(&self) -> Vec<Vip> {
-        self.cfg.virtual_ipaddress.iter().chain(&self.cfg.virtual_ipaddress_excluded).cloned().collect()
+        self.cfg
+            .virtual_ipaddress
+            .iter()
+            .chain(&self.cfg.virtual_ipaddress_excluded)
+            .cloned()
+            .collect()
     }
 
     fn advert_repr(&self, priority: u8) -> VrrpRepr {
@@ -196,7 +221,14 @@ impl Instance {
             ),
             VrrpVersion::V3 => (self.cfg.advert_int_cs(), Auth::None),
         };
-        VrrpRepr { version: self.cfg.version, vrid: self.cfg.virtual_router_id, priority, adver_int, auth, addresses }
+        VrrpRepr {
+            version: self.cfg.version,
+            vrid: self.cfg.virtual_router_id,
+            priority,
+            adver_int,
+            auth,
+            addresses,
+        }
     }
 
     fn checksum_mode(&self, dst: IpAddr) -> ChecksumMode {
@@ -205,9 +237,13 @@ impl Instance {
             (VrrpVersion::V3, Family::Inet) if self.cfg.v3_checksum_as_v2 => ChecksumMode::Plain,
             (VrrpVersion::V3, Family::Inet)
                 if self.cfg.is_unicast()
-                    && (self.cfg.old_unicast_checksum == OldUnicastChecksum::Send || self.old_checksum) =>
+                    && (self.cfg.old_unicast_checksum == OldUnicastChecksum::Send
+                        || self.old_checksum) =>
             {
-                ChecksumMode::Pseudo { src: self.src, dst: Family::Inet.mcast_group() }
+                ChecksumMode::Pseudo {
+                    src: self.src,
+                    dst: Family::Inet.mcast_group(),
+                }
             }
             (VrrpVersion::V3, _) => ChecksumMode::Pseudo { src: self.src, dst },
         }
@@ -215,7 +251,11 @@ impl Instance {
 
     fn destinations(&self) -> Vec<(IpAddr, u8)> {
         if self.cfg.is_unicast() {
-            self.cfg.unicast_peer.iter().map(|p| (p.addr, self.cfg.unicast_ttl)).collect()
+            self.cfg
+                .unicast_peer
+                .iter()
+                .map(|p| (p.addr, self.cfg.unicast_ttl))
+                .collect()
         } else {
             vec![(self.cfg.family.mcast_group(), 255)]
         }
@@ -230,7 +270,11 @@ impl Instance {
             state: self.state,
             base_priority: self.cfg.priority,
             effective_priority: self.effective_priority,
-            master: if self.state == State::Master { Some(self.src) } else { self.last_master },
+            master: if self.state == State::Master {
+                Some(self.src)
+            } else {
+                self.last_master
+            },
             stats: self.stats.clone(),
         }
     }
@@ -287,7 +331,14 @@ impl Engine {
                 bad: 0,
             })
             .collect();
-        let files: Vec<FileState> = cfg.files.iter().map(|f| FileState { name: f.name.clone(), value: 0 }).collect();
+        let files: Vec<FileState> = cfg
+            .files
+            .iter()
+            .map(|f| FileState {
+                name: f.name.clone(),
+                value: 0,
+            })
+            .collect();
         let mut member_of: HashMap<&str, usize> = HashMap::new();
         for (gi, g) in cfg.sync_groups.iter().enumerate() {
             for m in &g.group {
@@ -313,10 +364,16 @@ impl Engine {
             let mut ic = ic.clone();
             warnings.extend(ic.complete()?);
             let Some(src) = ic.src_ip else {
-                return Err(Error::Config { instance: ic.name.clone(), msg: "no source address (interface has no usable address?)".into() });
+                return Err(Error::Config {
+                    instance: ic.name.clone(),
+                    msg: "no source address (interface has no usable address?)".into(),
+                });
             };
             if Family::of(src) != ic.family {
-                return Err(Error::Config { instance: ic.name.clone(), msg: format!("source address {src} is of the wrong family") });
+                return Err(Error::Config {
+                    instance: ic.name.clone(),
+                    msg: format!("source address {src} is of the wrong family"),
+                });
             }
             if instances.iter().any(|o: &Instance| {
                 o.cfg.interface == ic.interface
@@ -326,20 +383,38 @@ impl Engine {
             }) {
                 return Err(Error::Config {
                     instance: ic.name.clone(),
-                    msg: format!("VRID {} is used twice on interface {}", ic.virtual_router_id, ic.interface),
+                    msg: format!(
+                        "VRID {} is used twice on interface {}",
+                        ic.virtual_router_id, ic.interface
+                    ),
                 });
             }
             let group = member_of.get(ic.name.as_str()).copied();
             let gcfg = group.map(|g| &cfg.sync_groups[g]);
             let mut trackers = Vec::new();
-            for t in ic.track_interface.iter().chain(gcfg.into_iter().flat_map(|g| &g.track_interface)) {
-                trackers.push(Tracker::Interface { name: t.name.clone(), weight: t.weight, reverse: t.reverse });
+            for t in ic
+                .track_interface
+                .iter()
+                .chain(gcfg.into_iter().flat_map(|g| &g.track_interface))
+            {
+                trackers.push(Tracker::Interface {
+                    name: t.name.clone(),
+                    weight: t.weight,
+                    reverse: t.reverse,
+                });
             }
-            for t in ic.track_script.iter().chain(gcfg.into_iter().flat_map(|g| &g.track_script)) {
-                let idx = scripts.iter().position(|s| s.name == t.name).ok_or_else(|| Error::Config {
-                    instance: ic.name.clone(),
-                    msg: format!("track_script {} is not a defined vrrp_script", t.name),
-                })?;
+            for t in ic
+                .track_script
+                .iter()
+                .chain(gcfg.into_iter().flat_map(|g| &g.track_script))
+            {
+                let idx = scripts
+                    .iter()
+                    .position(|s| s.name == t.name)
+                    .ok_or_else(|| Error::Config {
+                        instance: ic.name.clone(),
+                        msg: format!("track_script {} is not a defined vrrp_script", t.name),
+                    })?;
                 let sc = &cfg.scripts[idx];
                 trackers.push(Tracker::Script {
                     idx,
@@ -347,16 +422,31 @@ impl Engine {
                     reverse: t.reverse ^ sc.reverse,
                 });
             }
-            for t in ic.track_file.iter().chain(gcfg.into_iter().flat_map(|g| &g.track_file)) {
-                let idx = files.iter().position(|f| f.name == t.name).ok_or_else(|| Error::Config {
-                    instance: ic.name.clone(),
-                    msg: format!("track_file {} is not defined", t.name),
-                })?;
+            for t in ic
+                .track_file
+                .iter()
+                .chain(gcfg.into_iter().flat_map(|g| &g.track_file))
+            {
+                let idx =
+                    files
+                        .iter()
+                        .position(|f| f.name == t.name)
+                        .ok_or_else(|| Error::Config {
+                            instance: ic.name.clone(),
+                            msg: format!("track_file {} is not defined", t.name),
+                        })?;
                 let fc = &cfg.files[idx];
-                trackers.push(Tracker::File { idx, weight: t.weight.unwrap_or(fc.weight), reverse: t.reverse ^ fc.reverse });
+                trackers.push(Tracker::File {
+                    idx,
+                    weight: t.weight.unwrap_or(fc.weight),
+                    reverse: t.reverse ^ fc.reverse,
+                });
             }
             if ic.priority == 255 && trackers.iter().any(|t| tracker_weight(t) != 0) {
-                warnings.push(format!("({}) tracker weights are ignored for the address owner (priority 255)", ic.name));
+                warnings.push(format!(
+                    "({}) tracker weights are ignored for the address owner (priority 255)",
+                    ic.name
+                ));
             }
             let master_adver_int_cs = ic.advert_int_cs();
             instances.push(Instance {
@@ -381,7 +471,11 @@ impl Engine {
             .iter()
             .map(|g| Group {
                 name: g.name.clone(),
-                members: g.group.iter().filter_map(|m| instances.iter().position(|i| &i.cfg.name == m)).collect(),
+                members: g
+                    .group
+                    .iter()
+                    .filter_map(|m| instances.iter().position(|i| &i.cfg.name == m))
+                    .collect(),
                 state: State::Init,
             })
             .collect();
@@ -406,7 +500,10 @@ impl Engine {
 
     /// Status of every instance, in configuration order.
     pub fn status(&self) -> Vec<InstanceStatus> {
-        self.instances.iter().map(|i| i.status(&self.groups)).collect()
+        self.instances
+            .iter()
+            .map(|i| i.status(&self.groups))
+            .collect()
     }
 
     /// Counters for packets no instance claimed.
@@ -417,8 +514,11 @@ impl Engine {
     /// Interfaces and families the instances listen on (for the driver to
     /// open sockets): `(interface, family, unicast)`.
     pub fn listeners(&self) -> Vec<(String, Family)> {
-        let mut v: Vec<(String, Family)> =
-            self.instances.iter().map(|i| (i.cfg.interface.clone(), i.cfg.family)).collect();
+        let mut v: Vec<(String, Family)> = self
+            .instances
+            .iter()
+            .map(|i| (i.cfg.interface.clone(), i.cfg.family))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0).then((a.1 as u8).cmp(&(b.1 as u8))));
         v.dedup();
         v
@@ -594,31 +694,43 @@ impl Engine {
         if self.stopped || !self.started {
             return;
         }
-        let (interface, family, src, dst, ttl, data): (&str, Family, IpAddr, IpAddr, u8, &[u8]) = match pkt {
-            RxPacket::Ipv4 { interface, data } => {
-                let Ok(ip) = Ipv4Packet::new_checked(&data[..]) else {
-                    self.stats.malformed += 1;
-                    return;
-                };
-                let Ok(ipr) = Ipv4Repr::parse(&ip) else {
-                    self.stats.malformed += 1;
-                    return;
-                };
-                if ipr.protocol == IPPROTO_AH {
-                    self.stats.ah_refused += 1;
-                    warn!(src = %ipr.src_addr, "VRRP advert with IP AH (auth_type AH) refused: not supported");
-                    return;
+        let (interface, family, src, dst, ttl, data): (&str, Family, IpAddr, IpAddr, u8, &[u8]) =
+            match pkt {
+                RxPacket::Ipv4 { interface, data } => {
+                    let Ok(ip) = Ipv4Packet::new_checked(&data[..]) else {
+                        self.stats.malformed += 1;
+                        return;
+                    };
+                    let Ok(ipr) = Ipv4Repr::parse(&ip) else {
+                        self.stats.malformed += 1;
+                        return;
+                    };
+                    if ipr.protocol == IPPROTO_AH {
+                        self.stats.ah_refused += 1;
+                        warn!(src = %ipr.src_addr, "VRRP advert with IP AH (auth_type AH) refused: not supported");
+                        return;
+                    }
+                    if ipr.protocol != IPPROTO_VRRP {
+                        return;
+                    }
+                    let payload = &data[ip.header_len()..usize::from(ip.total_len())];
+                    (
+                        interface,
+                        Family::Inet,
+                        ipr.src_addr.into(),
+                        ipr.dst_addr.into(),
+                        ipr.ttl,
+                        payload,
+                    )
                 }
-                if ipr.protocol != IPPROTO_VRRP {
-                    return;
-                }
-                let payload = &data[ip.header_len()..usize::from(ip.total_len())];
-                (interface, Family::Inet, ipr.src_addr.into(), ipr.dst_addr.into(), ipr.ttl, payload)
-            }
-            RxPacket::Ipv6 { interface, src, dst, hop_limit, data } => {
-                (interface, Family::Inet6, *src, *dst, *hop_limit, &data[..])
-            }
-        };
+                RxPacket::Ipv6 {
+                    interface,
+                    src,
+                    dst,
+                    hop_limit,
+                    data,
+                } => (interface, Family::Inet6, *src, *dst, *hop_limit, &data[..]),
+            };
         if data.len() < 2 {
             self.stats.malformed += 1;
             return;
@@ -636,7 +748,13 @@ impl Engine {
             many => many
                 .iter()
                 .copied()
-                .find(|&i| self.instances[i].cfg.unicast_peer.iter().any(|p| p.addr == src))
+                .find(|&i| {
+                    self.instances[i]
+                        .cfg
+                        .unicast_peer
+                        .iter()
+                        .any(|p| p.addr == src)
+                })
                 .or(Some(many[0])),
         };
         let Some(i) = idx else {
@@ -660,12 +778,20 @@ impl Engine {
 
     // ----- validation (keepalived.md §3.7, HEAD order) -----
 
-    fn validate(&mut self, i: usize, src: IpAddr, dst: IpAddr, ttl: u8, data: &[u8]) -> Result<Advert, DropReason> {
+    fn validate(
+        &mut self,
+        i: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        data: &[u8],
+    ) -> Result<Advert, DropReason> {
         let inst = &mut self.instances[i];
         let cfg = &inst.cfg;
         // 2. Length, computed for the configured version.
         let p = VrrpPacket::new_checked(data, cfg.family).map_err(|_| DropReason::PacketLength)?;
-        p.check_len_for(cfg.version).map_err(|_| DropReason::PacketLength)?;
+        p.check_len_for(cfg.version)
+            .map_err(|_| DropReason::PacketLength)?;
         // 3. TTL / hop limit 255, multicast only (or unicast peer bounds).
         if cfg.is_unicast() {
             if let Some(peer) = cfg.unicast_peer.iter().find(|x| x.addr == src) {
@@ -696,7 +822,12 @@ impl Engine {
             if let Auth::Password(pw) = want {
                 let got = p.auth_data().unwrap_or_default();
                 // Constant time over the 8 bytes.
-                if got.iter().zip(pw.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
+                if got
+                    .iter()
+                    .zip(pw.iter())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    != 0
+                {
                     return Err(DropReason::AuthFailure);
                 }
             }
@@ -719,7 +850,10 @@ impl Engine {
             (VrrpVersion::V3, _) => ChecksumMode::Pseudo { src, dst },
         };
         if !p.verify_checksum(mode) {
-            let old = ChecksumMode::Pseudo { src, dst: Family::Inet.mcast_group() };
+            let old = ChecksumMode::Pseudo {
+                src,
+                dst: Family::Inet.mcast_group(),
+            };
             let may_be_old = cfg.version == VrrpVersion::V3
                 && cfg.family == Family::Inet
                 && cfg.is_unicast()
@@ -744,7 +878,9 @@ impl Engine {
         }
         // 12. Address list: counted, accepted (keepalived >= 2.3.3, RFC 9568).
         if !cfg.skip_check_adv_addr || inst.last_master != Some(src) {
-            let mut got: Vec<IpAddr> = (0..usize::from(p.count())).filter_map(|k| p.address(k)).collect();
+            let mut got: Vec<IpAddr> = (0..usize::from(p.count()))
+                .filter_map(|k| p.address(k))
+                .collect();
             let mut want: Vec<IpAddr> = cfg.virtual_ipaddress.iter().map(|v| v.addr).collect();
             got.sort();
             want.sort();
@@ -754,10 +890,17 @@ impl Engine {
             }
         }
         // 13. Unicast source.
-        if cfg.is_unicast() && cfg.check_unicast_src && !cfg.unicast_peer.iter().any(|x| x.addr == src) {
+        if cfg.is_unicast()
+            && cfg.check_unicast_src
+            && !cfg.unicast_peer.iter().any(|x| x.addr == src)
+        {
             return Err(DropReason::UnicastSource);
         }
-        Ok(Advert { src, priority: p.priority(), adver_int: p.adver_int() })
+        Ok(Advert {
+            src,
+            priority: p.priority(),
+            adver_int: p.adver_int(),
+        })
     }
 
     // ----- FSM -----
@@ -781,7 +924,8 @@ impl Engine {
                     inst.last_master = None;
                     return;
                 }
-                let delay_pending = !inst.cfg.preempt_delay.is_zero() && inst.preempt_time.is_none_or(|t| t > now);
+                let delay_pending =
+                    !inst.cfg.preempt_delay.is_zero() && inst.preempt_time.is_none_or(|t| t > now);
                 if inst.cfg.nopreempt || adv.priority >= eff || delay_pending {
                     if !inst.cfg.preempt_delay.is_zero() {
                         if adv.priority > eff {
@@ -830,7 +974,11 @@ impl Engine {
                 } else {
                     let (no_adv, rep, group) = {
                         let inst = &self.instances[i];
-                        (inst.cfg.lower_prio_no_advert, inst.cfg.garp_lower_prio_repeat, inst.group)
+                        (
+                            inst.cfg.lower_prio_no_advert,
+                            inst.cfg.garp_lower_prio_repeat,
+                            inst.group,
+                        )
                     };
                     if !no_adv {
                         self.send_advert(now, i, eff);
@@ -871,9 +1019,9 @@ impl Engine {
                 Some(g) => {
                     self.instances[i].want_master = true;
                     let members = self.groups[g].members.clone();
-                    let all = members
-                        .iter()
-                        .all(|&m| self.instances[m].want_master || self.instances[m].state == State::Master);
+                    let all = members.iter().all(|&m| {
+                        self.instances[m].want_master || self.instances[m].state == State::Master
+                    });
                     if all {
                         for m in members {
                             if self.instances[m].state == State::Backup {
@@ -927,10 +1075,12 @@ impl Engine {
         });
         let rep = inst.cfg.garp_master_repeat;
         if !inst.cfg.garp_master_delay.is_zero() {
-            inst.timers.set(Timer::GarpDelay, now + inst.cfg.garp_master_delay);
+            inst.timers
+                .set(Timer::GarpDelay, now + inst.cfg.garp_master_delay);
         }
         if !inst.cfg.garp_master_refresh.is_zero() {
-            inst.timers.set(Timer::GarpRefresh, now + inst.cfg.garp_master_refresh);
+            inst.timers
+                .set(Timer::GarpRefresh, now + inst.cfg.garp_master_refresh);
         }
         self.gratuitous(i, rep);
         self.notify_instance(i);
@@ -955,7 +1105,11 @@ impl Engine {
         let inst = &mut self.instances[i];
         inst.state = State::Backup;
         inst.want_master = false;
-        let at = if inst.is_owner() { now } else { now + inst.master_down_interval() };
+        let at = if inst.is_owner() {
+            now
+        } else {
+            now + inst.master_down_interval()
+        };
         inst.timers.set(Timer::MasterDown, at);
         info!(instance = %inst.cfg.name, init, "Entering BACKUP STATE");
         self.notify_instance(i);
@@ -1026,9 +1180,15 @@ impl Engine {
         }
         inst.trackers.iter().any(|t| match t {
             Tracker::Interface { weight: 0, .. } => !self.tracker_up(t),
-            Tracker::Script { weight: 0, reverse, .. } => self.tracker_up(t) == *reverse,
+            Tracker::Script {
+                weight: 0, reverse, ..
+            } => self.tracker_up(t) == *reverse,
             Tracker::File { idx, weight: 0, .. } => self.files[*idx].value != 0,
-            Tracker::File { idx, weight, reverse } => {
+            Tracker::File {
+                idx,
+                weight,
+                reverse,
+            } => {
                 let v = self.files[*idx].value.saturating_mul(i64::from(*weight));
                 (if *reverse { -v } else { v }) < -253
             }
@@ -1053,8 +1213,17 @@ impl Engine {
         let mut p = i64::from(inst.cfg.priority);
         for t in &inst.trackers {
             let (w, rev) = match t {
-                Tracker::Interface { weight, reverse, .. } | Tracker::Script { weight, reverse, .. } => (*weight, *reverse),
-                Tracker::File { idx, weight, reverse } => {
+                Tracker::Interface {
+                    weight, reverse, ..
+                }
+                | Tracker::Script {
+                    weight, reverse, ..
+                } => (*weight, *reverse),
+                Tracker::File {
+                    idx,
+                    weight,
+                    reverse,
+                } => {
                     let v = self.files[*idx].value.saturating_mul(i64::from(*weight));
                     p += if *reverse { -v } else { v };
                     continue;
@@ -1129,12 +1298,19 @@ impl Engine {
     /// Derive each sync group's state from its members and notify changes.
     fn update_groups(&mut self) {
         for g in 0..self.groups.len() {
-            let states: Vec<State> = self.groups[g].members.iter().map(|&m| self.instances[m].state).collect();
+            let states: Vec<State> = self.groups[g]
+                .members
+                .iter()
+                .map(|&m| self.instances[m].state)
+                .collect();
             let s = if states.contains(&State::Fault) {
                 State::Fault
             } else if states.iter().all(|s| *s == State::Master) {
                 State::Master
-            } else if states.iter().all(|s| *s == State::Backup || *s == State::Master) {
+            } else if states
+                .iter()
+                .all(|s| *s == State::Backup || *s == State::Master)
+            {
                 State::Backup
             } else {
                 continue;
@@ -1155,6 +1331,8 @@ impl Engine {
 
 fn tracker_weight(t: &Tracker) -> i32 {
     match t {
-        Tracker::Interface { weight, .. } | Tracker::Script { weight, .. } | Tracker::File { weight, .. } => *weight,
+        Tracker::Interface { weight, .. }
+        | Tracker::Script { weight, .. }
+        | Tracker::File { weight, .. } => *weight,
     }
 }

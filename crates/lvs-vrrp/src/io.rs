@@ -210,7 +210,10 @@ pub mod hex_bytes {
         if s.len() % 2 != 0 {
             return None;
         }
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+            .collect()
     }
 
     /// serde serialize.
