@@ -359,7 +359,7 @@ impl InstanceCfg {
         match self.version {
             VrrpVersion::V2 => {
                 let ms = self.advert_int.as_millis();
-                if ms % 1000 != 0 || !(1000..=255_000).contains(&ms) {
+                if !ms.is_multiple_of(1000) || !(1000..=255_000).contains(&ms) {
                     let secs = ((ms + 500) / 1000).clamp(1, 255) as u64;
                     w.push(format!(
                         "({}) VRRPv2 advert_int must be an integer 1..255, using {secs}",

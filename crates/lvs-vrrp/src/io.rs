@@ -207,7 +207,7 @@ pub mod hex_bytes {
     /// Decode (whitespace ignored).
     pub fn decode(s: &str) -> Option<Vec<u8>> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        if s.len() % 2 != 0 {
+        if !s.len().is_multiple_of(2) {
             return None;
         }
         (0..s.len())
