@@ -1,0 +1,148 @@
+//! Lint d: replay keepalived's keyword-driven block scoping and report where
+//! it differs from brace matching.
+//!
+//! keepalived ignores the `{` after a keyword it does not know, so the
+//! matching `}` closes the *enclosing* block and every keyword after it is
+//! read one level (or more) too far out — "lost" from the block the operator
+//! wrote it in. lvsd scopes by braces; this module lists what keepalived
+//! would lose, for the unknown-block diagnostic emitted by `lower`.
+
+use std::collections::HashMap;
+
+use crate::lexer::Line;
+use crate::model::Span;
+use crate::schema::{opens, Ctx, Opens};
+use crate::tree::Node;
+
+const TOP: usize = usize::MAX;
+
+/// What keepalived would do with one unknown block.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Lost {
+    /// The block it closes early (`vrrp_instance VI_1`), empty at top level.
+    pub(crate) closes: String,
+    /// Keywords read outside the block they were written in.
+    pub(crate) lost: Vec<(String, Span)>,
+}
+
+/// Unknown-block analysis keyed by the unknown node's line index.
+pub(crate) fn analyze(lines: &[Line], nodes: &[Node]) -> HashMap<usize, Lost> {
+    let mut tparent = vec![TOP; lines.len()];
+    let mut unknown: Vec<(usize, usize, usize)> = Vec::new(); // (line, owner, last line)
+    walk(nodes, TOP, Some(Ctx::Top), &mut tparent, &mut unknown);
+    let mut out = HashMap::new();
+    if unknown.is_empty() {
+        return out;
+    }
+    let kparent = simulate(lines);
+    for (k, &(u, owner, last)) in unknown.iter().enumerate() {
+        let stop = unknown.get(k + 1).map_or(lines.len(), |n| n.0);
+        let mut lost = Vec::new();
+        for j in (last + 1)..stop {
+            let l = &lines[j];
+            if l.is_open() || l.is_close() {
+                continue;
+            }
+            if kparent[j] != tparent[j] {
+                lost.push((l.words[0].text.clone(), l.span()));
+            }
+        }
+        let closes = if owner == TOP {
+            String::new()
+        } else {
+            lines[owner]
+                .words
+                .iter()
+                .take(3)
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        out.insert(u, Lost { closes, lost });
+    }
+    out
+}
+
+/// Record tree parents; collect unknown block nodes in known contexts.
+fn walk(
+    nodes: &[Node],
+    owner: usize,
+    ctx: Option<Ctx>,
+    tparent: &mut [usize],
+    unknown: &mut Vec<(usize, usize, usize)>,
+) {
+    for n in nodes {
+        tparent[n.line_idx] = owner;
+        if let Some(body) = &n.block {
+            let child = ctx.and_then(|c| opens(c, n.name()));
+            let child_ctx = match child {
+                Some(Opens::Block(c)) => Some(c),
+                Some(Opens::Values) => None,
+                None => {
+                    if ctx.is_some() && ctx != Some(Ctx::Opaque) && n.name() != "{" {
+                        unknown.push((n.line_idx, owner, last_line(n)));
+                    }
+                    None
+                }
+            };
+            walk(body, n.line_idx, child_ctx, tparent, unknown);
+        }
+    }
+}
+
+fn last_line(n: &Node) -> usize {
+    let mut last = n.line_idx;
+    if let Some(b) = &n.block {
+        for c in b {
+            last = last.max(last_line(c));
+        }
+        // The closing brace line follows the last child (or the '{').
+        last += if b.is_empty() { 2 } else { 1 };
+    }
+    last
+}
+
+/// keepalived's reading: parent (owner line index) of every keyword line.
+fn simulate(lines: &[Line]) -> Vec<usize> {
+    let mut parent = vec![TOP; lines.len()];
+    let mut stack: Vec<(Ctx, usize)> = vec![(Ctx::Top, TOP)];
+    let mut i = 0;
+    while i < lines.len() {
+        let l = &lines[i];
+        if l.is_close() {
+            if stack.len() > 1 {
+                stack.pop();
+            }
+            i += 1;
+            continue;
+        }
+        if l.is_open() {
+            i += 1;
+            continue;
+        }
+        let (ctx, owner) = *stack.last().expect("non-empty");
+        parent[i] = owner;
+        let next_open = lines.get(i + 1).is_some_and(Line::is_open);
+        if !next_open {
+            i += 1;
+            continue;
+        }
+        match opens(ctx, &l.words[0].text) {
+            Some(Opens::Block(c)) => {
+                stack.push((c, i));
+                i += 2;
+            }
+            Some(Opens::Values) => {
+                let mut j = i + 2;
+                while j < lines.len() && !lines[j].is_close() {
+                    parent[j] = i;
+                    j += 1;
+                }
+                i = j + 1;
+            }
+            None => i += 2,
+        }
+    }
+    parent
+}
+

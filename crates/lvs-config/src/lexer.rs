@@ -1,0 +1,1112 @@
+//! The reader: bytes → logical lines of words, doing everything keepalived's
+//! `lib/parser.c` does before keyword dispatch: comments, quotes, brace
+//! splitting, `include` (globs, relative paths, loops), `@id` / `@^id`
+//! conditional lines, `$NAME=value` definitions and substitution (including
+//! multi-line values), `~SEQ(...)` / `~LST(...)` repetition.
+//!
+//! Architecture Invariant: the reader never panics and always terminates:
+//! substitution depth, expanded line length, repetition counts and include
+//! depth are all bounded, and every bound hit is a diagnostic.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::diag::Severity;
+use crate::model::Span;
+use crate::source::Source;
+use crate::Sink;
+
+/// Maximum nesting of `include`.
+const MAX_INCLUDE_DEPTH: usize = 32;
+/// Maximum recursion of `$NAME` substitution.
+const MAX_SUBST_DEPTH: usize = 32;
+/// Maximum length of a line after substitution.
+const MAX_LINE_LEN: usize = 1 << 20;
+/// Maximum number of lines one `~SEQ`/`~LST` line may produce.
+const MAX_REPEAT: usize = 100_000;
+/// Maximum number of logical lines in total.
+const MAX_TOTAL_LINES: usize = 20_000_000;
+
+/// Keywords whose arguments are a command line with keepalived's
+/// script quoting (`"…"`, `'…'`, escapes); the reader keeps their raw text.
+pub(crate) const SCRIPT_KEYWORDS: &[&str] = &[
+    "script",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_deleted",
+    "notify_master_rx_lower_pri",
+    "notify_up",
+    "notify_down",
+    "misc_path",
+    "quorum_up",
+    "quorum_down",
+    "startup_script",
+    "shutdown_script",
+    "vrrp_notify_fifo_script",
+    "notify_fifo_script",
+    "lvs_notify_fifo_script",
+];
+
+/// One word of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Word {
+    /// Text with double quotes removed.
+    pub(crate) text: String,
+    /// 1-based column.
+    pub(crate) col: u32,
+    /// Some part of the word was double-quoted (a quoted `{` is no brace).
+    pub(crate) quoted: bool,
+}
+
+/// A logical line: one keyword and its arguments, or a lone `{` / `}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line {
+    pub(crate) words: Vec<Word>,
+    pub(crate) file: u32,
+    pub(crate) line: u32,
+    /// For script keywords: the text after the keyword, unsplit and with
+    /// quotes kept, so the command can be parsed with script quoting.
+    pub(crate) rest: Option<String>,
+}
+
+impl Line {
+    pub(crate) fn span(&self) -> Span {
+        Span {
+            file: self.file,
+            line: self.line,
+            col: self.words.first().map_or(1, |w| w.col),
+        }
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.words.len() == 1 && !self.words[0].quoted && self.words[0].text == "{"
+    }
+
+    pub(crate) fn is_close(&self) -> bool {
+        self.words.len() == 1 && !self.words[0].quoted && self.words[0].text == "}"
+    }
+}
+
+/// Options of the reader.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadOptions {
+    /// The config-id `@ID` lines are compared with.
+    pub(crate) config_id: Option<String>,
+    /// `${_INSTANCE}`.
+    pub(crate) instance: Option<String>,
+}
+
+/// A pending physical line: text, file, line number, column offset.
+struct Phys {
+    text: String,
+    line: u32,
+}
+
+pub(crate) struct Reader<'a> {
+    src: &'a dyn Source,
+    opts: ReadOptions,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) lines: Vec<Line>,
+    defs: HashMap<String, String>,
+    stack: Vec<PathBuf>,
+    rng: u64,
+    /// Files that exist but keepalived would skip (mode problems), with the reason.
+    pub(crate) skipped_by_keepalived: Vec<(u32, String)>,
+    warned_nbsp: bool,
+    /// Columns lost to trimming of the current physical line.
+    col0: u32,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(src: &'a dyn Source, opts: ReadOptions) -> Self {
+        Self {
+            src,
+            opts,
+            files: Vec::new(),
+            lines: Vec::new(),
+            defs: HashMap::new(),
+            stack: Vec::new(),
+            rng: 0x2545_f491_4f6c_dd1d,
+            skipped_by_keepalived: Vec::new(),
+            warned_nbsp: false,
+            col0: 0,
+        }
+    }
+
+    fn add_file(&mut self, path: &Path) -> u32 {
+        if let Some(i) = self.files.iter().position(|p| p == path) {
+            return i as u32;
+        }
+        self.files.push(path.to_path_buf());
+        (self.files.len() - 1) as u32
+    }
+
+    /// Read the main file. Returns Err(message) if it cannot be read at all.
+    pub(crate) fn read_main(&mut self, path: &Path, sink: &mut Sink) -> Result<(), String> {
+        let id = self.add_file(path);
+        let bytes = self
+            .src
+            .read(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        self.check_mode(path, id, sink);
+        self.stack.push(path.to_path_buf());
+        self.read_text(id, &bytes, sink);
+        self.stack.pop();
+        Ok(())
+    }
+
+    /// Read text directly (for `parse_str`).
+    pub(crate) fn read_named(&mut self, name: &Path, bytes: &[u8], sink: &mut Sink) {
+        let id = self.add_file(name);
+        self.stack.push(name.to_path_buf());
+        self.read_text(id, bytes, sink);
+        self.stack.pop();
+    }
+
+    /// Lint c: keepalived skips executable / group- or world-writable (for
+    /// includes: executable) or non-regular files.
+    fn check_mode(&mut self, path: &Path, id: u32, sink: &mut Sink) {
+        let Ok(meta) = self.src.metadata(path) else {
+            return;
+        };
+        let mut problems = Vec::new();
+        if !meta.is_file {
+            problems.push("is not a regular file".to_string());
+        }
+        if meta.mode & 0o111 != 0 {
+            problems.push(format!(
+                "is executable (mode {:04o}; keepalived's daemon skips it as \"not a regular non-executable file\" while `keepalived -t` reports success)",
+                meta.mode
+            ));
+        }
+        if meta.mode & 0o022 != 0 {
+            problems.push(format!(
+                "is group- or world-writable (mode {:04o}), so another user could change the director's configuration",
+                meta.mode
+            ));
+        }
+        if problems.is_empty() {
+            return;
+        }
+        let msg = format!(
+            "configuration file {} {}; lvsd loads it anyway",
+            path.display(),
+            problems.join(" and ")
+        );
+        self.skipped_by_keepalived.push((id, msg.clone()));
+        sink.push(
+            Severity::Warning,
+            "config-file-mode",
+            Some(Span {
+                file: id,
+                line: 0,
+                col: 0,
+            }),
+            None,
+            msg,
+            Some(format!("chmod 644 {}", path.display())),
+        );
+    }
+
+    fn read_text(&mut self, file: u32, bytes: &[u8], sink: &mut Sink) {
+        let mut bytes = bytes;
+        if bytes.starts_with(&[0xef, 0xbb, 0xbf]) {
+            bytes = &bytes[3..];
+        }
+        if bytes.contains(&0) {
+            sink.push(
+                Severity::Error,
+                "nul-byte",
+                Some(Span {
+                    file,
+                    line: 1 + bytes.iter().take_while(|&&b| b != 0).filter(|&&b| b == b'\n').count() as u32,
+                    col: 1,
+                }),
+                None,
+                "embedded NUL byte(s) ignored".to_string(),
+                None,
+            );
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let mut phys = text
+            .split('\n')
+            .enumerate()
+            .map(|(i, l)| Phys {
+                text: l.strip_suffix('\r').unwrap_or(l).replace('\0', ""),
+                line: i as u32 + 1,
+            })
+            .collect::<Vec<_>>();
+        // A final newline yields an empty last element; harmless.
+        if phys.last().is_some_and(|p| p.text.is_empty()) {
+            phys.pop();
+        }
+        let mut i = 0;
+        while i < phys.len() {
+            let lineno = phys[i].line;
+            let stripped = strip_comment(&phys[i].text);
+            let trimmed = stripped.trim_matches(is_space);
+            i += 1;
+            if trimmed.is_empty() {
+                continue;
+            }
+            // `$NAME=` definitions, possibly multi-line.
+            if let Some((name, value)) = parse_definition(trimmed) {
+                let mut value = value.to_string();
+                let multi = value.is_empty() || value == "\\";
+                if multi && i < phys.len() {
+                    // Lines ending with `\` continue the value.
+                    let mut parts: Vec<String> = Vec::new();
+                    if value == "\\" || (value.is_empty() && ends_with_backslash(&phys[i].text)) {
+                        loop {
+                            if i >= phys.len() {
+                                break;
+                            }
+                            let l = strip_comment(&phys[i].text);
+                            let l = l.trim_end_matches(is_space);
+                            i += 1;
+                            if let Some(body) = l.strip_suffix('\\') {
+                                parts.push(body.to_string());
+                            } else {
+                                parts.push(l.to_string());
+                                break;
+                            }
+                        }
+                        value = parts.join("\n");
+                    }
+                }
+                if name.starts_with('_') {
+                    sink.push(
+                        Severity::Warning,
+                        "reserved-definition",
+                        Some(Span {
+                            file,
+                            line: lineno,
+                            col: 1,
+                        }),
+                        None,
+                        format!("definition names starting with '_' are reserved: ${name}"),
+                        None,
+                    );
+                }
+                self.defs.insert(name.to_string(), value);
+                continue;
+            }
+            // include (before @ and $ processing, as keepalived).
+            let first = trimmed.split(is_space).next().unwrap_or("");
+            if matches!(
+                first,
+                "include" | "includer" | "includem" | "includew" | "includeb" | "includea"
+            ) {
+                let arg = trimmed[first.len()..].trim_matches(is_space);
+                self.include(file, lineno, arg, sink);
+                continue;
+            }
+            let indent = stripped.chars().take_while(|c| is_space(*c)).count() as u32;
+            self.col0 = indent;
+            self.logical(file, lineno, trimmed.to_string(), 0, sink);
+        }
+    }
+
+    /// Handle one logical line after comment stripping: conditionals,
+    /// substitution, repetition, then tokenizing.
+    fn logical(&mut self, file: u32, lineno: u32, text: String, depth: usize, sink: &mut Sink) {
+        if self.lines.len() >= MAX_TOTAL_LINES {
+            return;
+        }
+        let orig_len = text.len();
+        let Some(text) = self.conditional(&text) else {
+            return;
+        };
+        let lead = text.len() - text.trim_start_matches(is_space).len();
+        let shift = text[..lead].chars().count() as u32 + (orig_len - text.len()) as u32;
+        let text = text.trim_matches(is_space);
+        if text.is_empty() {
+            return;
+        }
+        let expanded = if text.contains('$') {
+            match self.substitute(file, text, 0) {
+                Ok(s) => s,
+                Err(msg) => {
+                    sink.push(
+                        Severity::Error,
+                        "substitution",
+                        Some(Span {
+                            file,
+                            line: lineno,
+                            col: 1,
+                        }),
+                        None,
+                        msg,
+                        None,
+                    );
+                    return;
+                }
+            }
+        } else {
+            text.to_string()
+        };
+        // A substituted multi-line value produces several lines; a
+        // substituted `@id` prefix is evaluated again.
+        if expanded.contains('\n') || (expanded != text && expanded.starts_with('@')) {
+            if depth >= MAX_SUBST_DEPTH {
+                return;
+            }
+            for part in expanded.split('\n') {
+                let part = strip_comment(part);
+                let part = part.trim_matches(is_space);
+                if !part.is_empty() {
+                    self.logical(file, lineno, part.to_string(), depth + 1, sink);
+                }
+            }
+            return;
+        }
+        if let Some(pos) = find_repeat(&expanded) {
+            match self.repeat(&expanded, pos) {
+                Ok(lines) => {
+                    if depth >= MAX_SUBST_DEPTH {
+                        return;
+                    }
+                    for l in lines {
+                        self.logical(file, lineno, l, depth + 1, sink);
+                    }
+                }
+                Err(msg) => sink.push(
+                    Severity::Error,
+                    "repeat",
+                    Some(Span {
+                        file,
+                        line: lineno,
+                        col: 1 + expanded[..pos].chars().count() as u32,
+                    }),
+                    None,
+                    msg,
+                    None,
+                ),
+            }
+            return;
+        }
+        let col0 = if depth == 0 { self.col0 } else { 0 };
+        self.tokenize(file, lineno, &expanded, col0 + shift, sink);
+    }
+
+    /// `@ID rest` / `@^ID rest`: Some(rest) if the line applies.
+    fn conditional<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let Some(body) = text.strip_prefix('@') else {
+            return Some(text);
+        };
+        let (neg, body) = match body.strip_prefix('^') {
+            Some(b) => (true, b),
+            None => (false, body),
+        };
+        let end = body.find(is_space).unwrap_or(body.len());
+        let id = &body[..end];
+        let matches = self.opts.config_id.as_deref() == Some(id);
+        if matches != neg {
+            Some(&body[end..])
+        } else {
+            None
+        }
+    }
+
+    /// Expand `$NAME` (followed by whitespace/end) and `${NAME}`.
+    fn substitute(&mut self, file: u32, text: &str, depth: usize) -> Result<String, String> {
+        if depth > MAX_SUBST_DEPTH {
+            return Err("definitions nest too deeply (recursive $NAME?)".to_string());
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut changed = false;
+        while let Some(pos) = rest.find('$') {
+            out.push_str(&rest[..pos]);
+            let after = &rest[pos + 1..];
+            if let Some(inner) = after.strip_prefix('{') {
+                if let Some(close) = inner.find('}') {
+                    let body = &inner[..close];
+                    if let Some(v) = self.builtin_or_def(file, body) {
+                        out.push_str(&v);
+                        rest = &inner[close + 1..];
+                        changed = true;
+                        continue;
+                    }
+                }
+                out.push('$');
+                rest = after;
+                continue;
+            }
+            let name_len = after
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            let name = &after[..name_len];
+            let next = after[name_len..].chars().next();
+            if name_len > 0
+                && !name.as_bytes()[0].is_ascii_digit()
+                && next.is_none_or(is_space)
+            {
+                if let Some(v) = self.defs.get(name) {
+                    out.push_str(&v.clone());
+                    rest = &after[name_len..];
+                    changed = true;
+                    continue;
+                }
+            }
+            out.push('$');
+            rest = after;
+            if out.len() > MAX_LINE_LEN {
+                return Err("line too long after substitution".to_string());
+            }
+        }
+        out.push_str(rest);
+        if out.len() > MAX_LINE_LEN {
+            return Err("line too long after substitution".to_string());
+        }
+        if changed && out.contains('$') {
+            self.substitute(file, &out, depth + 1)
+        } else {
+            Ok(out)
+        }
+    }
+
+    fn builtin_or_def(&mut self, file: u32, body: &str) -> Option<String> {
+        let mut it = body.split(is_space).filter(|s| !s.is_empty());
+        let name = it.next()?;
+        match name {
+            "_PWD" => Some(
+                self.files
+                    .get(file as usize)
+                    .and_then(|p| p.parent())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            "_HASH" => Some("#".to_string()),
+            "_BANG" => Some("!".to_string()),
+            "_INSTANCE" => Some(self.opts.instance.clone().unwrap_or_default()),
+            "_ENV" => {
+                let var = it.next()?;
+                Some(self.src.env_var(var).unwrap_or_default())
+            }
+            "_RANDOM" => {
+                let min: i64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let max: i64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(32767);
+                // xorshift: deterministic, no clock (sans-IO).
+                self.rng ^= self.rng << 13;
+                self.rng ^= self.rng >> 7;
+                self.rng ^= self.rng << 17;
+                let span = (max - min).unsigned_abs().saturating_add(1);
+                Some((min + (self.rng % span) as i64).to_string())
+            }
+            _ if body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                self.defs.get(body).cloned()
+            }
+            _ => None,
+        }
+    }
+
+    /// Expand the first `~SEQ`/`~SEQx`/`~LST` at byte `pos`.
+    fn repeat(&mut self, text: &str, pos: usize) -> Result<Vec<String>, String> {
+        let prefix = &text[..pos];
+        let after = &text[pos + 1..];
+        let (kind, args_start) = if after.starts_with("SEQx(") {
+            ("SEQx", 5)
+        } else if after.starts_with("SEQ(") {
+            ("SEQ", 4)
+        } else {
+            ("LST", 4)
+        };
+        let body = &after[args_start..];
+        // Find the matching ')' (braces inside ~LST may hold commas).
+        let mut depth = 0i32;
+        let mut close = None;
+        for (i, c) in body.char_indices() {
+            match c {
+                '(' | '{' => depth += 1,
+                ')' if depth == 0 => {
+                    close = Some(i);
+                    break;
+                }
+                ')' | '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        let close = close.ok_or_else(|| format!("~{kind}( without a closing ')'"))?;
+        let args_text = &body[..close];
+        let tail = &body[close + 1..];
+        let args = split_top_commas(args_text);
+        let mut out = Vec::new();
+        if kind == "LST" {
+            if args.len() < 2 {
+                return Err("~LST needs a variable and at least one value".to_string());
+            }
+            let vars: Vec<String> = unbrace(&args[0]);
+            for v in &args[1..] {
+                let vals = unbrace(v);
+                for (k, var) in vars.iter().enumerate() {
+                    self.defs
+                        .insert(var.clone(), vals.get(k).cloned().unwrap_or_default());
+                }
+                let line = self.substitute(0, &format!("{prefix}{tail}"), 0)?;
+                out.push(line);
+            }
+            return Ok(out);
+        }
+        let var = args
+            .first()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("~{kind} needs a variable name"))?;
+        let nums: Result<Vec<i64>, _> = args[1..].iter().map(|s| s.trim().parse::<i64>()).collect();
+        let nums = nums.map_err(|_| format!("~{kind}: arguments must be integers"))?;
+        let (start, step, end) = match nums.as_slice() {
+            [end] => {
+                let s = if *end >= 1 { 1 } else { -1 };
+                (s, if *end >= s { 1 } else { -1 }, *end)
+            }
+            [start, end] => (*start, if end >= start { 1 } else { -1 }, *end),
+            [start, step, end] => (*start, *step, *end),
+            _ => return Err(format!("~{kind} takes (var, [start, [step,]] end)")),
+        };
+        if step == 0 || (step > 0 && start > end) || (step < 0 && start < end) {
+            return Err(format!("~{kind}: step {step} never reaches {end} from {start}"));
+        }
+        let count = ((end - start) / step).unsigned_abs() as usize + 1;
+        if count > MAX_REPEAT {
+            return Err(format!("~{kind} would produce {count} lines (limit {MAX_REPEAT})"));
+        }
+        let mut v = start;
+        for _ in 0..count {
+            let val = if kind == "SEQx" {
+                format!("{v:x}")
+            } else {
+                v.to_string()
+            };
+            self.defs.insert(var.clone(), val);
+            out.push(self.substitute(0, &format!("{prefix}{tail}"), 0)?);
+            v += step;
+        }
+        Ok(out)
+    }
+
+    fn include(&mut self, file: u32, lineno: u32, arg: &str, sink: &mut Sink) {
+        let span = Span {
+            file,
+            line: lineno,
+            col: 1,
+        };
+        if arg.is_empty() {
+            sink.push(
+                Severity::Error,
+                "include",
+                Some(span),
+                Some("include"),
+                "include without a file name".to_string(),
+                None,
+            );
+            return;
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            sink.push(
+                Severity::Error,
+                "include-loop",
+                Some(span),
+                Some("include"),
+                format!("includes nest deeper than {MAX_INCLUDE_DEPTH}"),
+                None,
+            );
+            return;
+        }
+        let arg = arg.trim_matches('"');
+        let base = self
+            .files
+            .get(file as usize)
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut matches = Vec::new();
+        for pat in expand_braces(arg) {
+            let full = if Path::new(&pat).is_absolute() {
+                normalize(Path::new(&pat))
+            } else {
+                normalize(&base.join(&pat))
+            };
+            match self.src.glob(&full) {
+                Ok(m) => matches.extend(m),
+                Err(e) => sink.push(
+                    Severity::Error,
+                    "include",
+                    Some(span),
+                    Some("include"),
+                    format!("bad include pattern '{}': {e}", full.escape_debug()),
+                    None,
+                ),
+            }
+        }
+        if matches.is_empty() {
+            sink.push(
+                Severity::Warning,
+                "include-missing",
+                Some(span),
+                Some("include"),
+                format!("no file matches '{}'", arg.escape_debug()),
+                Some("keepalived only logs this; the included configuration is absent".into()),
+            );
+            return;
+        }
+        for path in matches {
+            let path = PathBuf::from(normalize(&path));
+            if self.stack.contains(&path) {
+                sink.push(
+                    Severity::Error,
+                    "include-loop",
+                    Some(span),
+                    Some("include"),
+                    format!("include loop: {} is already being read", path.display()),
+                    None,
+                );
+                continue;
+            }
+            let id = self.add_file(&path);
+            match self.src.read(&path) {
+                Ok(bytes) => {
+                    self.check_mode(&path, id, sink);
+                    self.stack.push(path.clone());
+                    self.read_text(id, &bytes, sink);
+                    self.stack.pop();
+                }
+                Err(e) => sink.push(
+                    Severity::Error,
+                    "include",
+                    Some(span),
+                    Some("include"),
+                    format!("cannot read {}: {e}", path.display()),
+                    None,
+                ),
+            }
+        }
+    }
+
+    /// Split a line into words and brace lines.
+    fn tokenize(&mut self, file: u32, lineno: u32, text: &str, col0: u32, sink: &mut Sink) {
+        let mut words: Vec<Word> = Vec::new();
+        let mut cur = String::new();
+        let mut cur_col = 0u32;
+        let mut cur_quoted = false;
+        let mut in_word = false;
+        let mut in_quote = false;
+        let mut chars = text.chars().peekable();
+        let mut col = col0;
+        // Byte offset (in `text`) where the current logical line's args begin.
+        let mut rest_start: Option<usize> = None;
+        let mut byte = 0usize;
+        let mut segment_first_end: Option<usize> = None;
+        let mut saw_nbsp = false;
+        let flush_line = |this: &mut Self, words: &mut Vec<Word>, rest: Option<String>| {
+            if !words.is_empty() {
+                this.lines.push(Line {
+                    words: std::mem::take(words),
+                    file,
+                    line: lineno,
+                    rest,
+                });
+            }
+        };
+        let mut segments_rest: Option<String>;
+        while let Some(c) = chars.next() {
+            col += 1;
+            let clen = c.len_utf8();
+            if in_quote {
+                if c == '"' {
+                    in_quote = false;
+                } else {
+                    cur.push(c);
+                }
+                byte += clen;
+                continue;
+            }
+            if c == '\u{a0}' {
+                saw_nbsp = true;
+            }
+            if is_space(c) {
+                if in_word {
+                    words.push(Word {
+                        text: std::mem::take(&mut cur),
+                        col: cur_col,
+                        quoted: cur_quoted,
+                    });
+                    in_word = false;
+                    cur_quoted = false;
+                    if words.len() == 1 {
+                        segment_first_end = Some(byte);
+                    }
+                }
+                byte += clen;
+                continue;
+            }
+            if c == '{' || c == '}' {
+                if in_word {
+                    words.push(Word {
+                        text: std::mem::take(&mut cur),
+                        col: cur_col,
+                        quoted: cur_quoted,
+                    });
+                    in_word = false;
+                    cur_quoted = false;
+                    if words.len() == 1 {
+                        segment_first_end = Some(byte);
+                    }
+                }
+                segments_rest = self.rest_for(&words, text, segment_first_end, rest_start, byte);
+                flush_line(self, &mut words, segments_rest);
+                self.lines.push(Line {
+                    words: vec![Word {
+                        text: c.to_string(),
+                        col,
+                        quoted: false,
+                    }],
+                    file,
+                    line: lineno,
+                    rest: None,
+                });
+                rest_start = Some(byte + clen);
+                segment_first_end = None;
+                byte += clen;
+                continue;
+            }
+            if !in_word {
+                in_word = true;
+                cur_col = col;
+            }
+            if c == '\\' {
+                if let Some(&n) = chars.peek() {
+                    if n == '#' || n == '!' {
+                        cur.push(n);
+                        chars.next();
+                        col += 1;
+                        byte += clen + 1;
+                        continue;
+                    }
+                }
+                cur.push(c);
+            } else if c == '"' {
+                in_quote = true;
+                cur_quoted = true;
+            } else {
+                cur.push(c);
+            }
+            byte += clen;
+        }
+        if in_quote {
+            sink.push(
+                Severity::Error,
+                "unmatched-quote",
+                Some(Span {
+                    file,
+                    line: lineno,
+                    col: cur_col,
+                }),
+                None,
+                "unmatched quote: the rest of the line is taken as one word".to_string(),
+                None,
+            );
+        }
+        if in_word {
+            words.push(Word {
+                text: cur,
+                col: cur_col,
+                quoted: cur_quoted,
+            });
+            if words.len() == 1 {
+                segment_first_end = Some(byte);
+            }
+        }
+        if saw_nbsp && !self.warned_nbsp {
+            self.warned_nbsp = true;
+            sink.push(
+                Severity::Warning,
+                "nbsp",
+                Some(Span {
+                    file,
+                    line: lineno,
+                    col: 1,
+                }),
+                None,
+                "non-breaking space (U+00A0) used as white space; keepalived reads it as part of a word".to_string(),
+                Some("replace non-breaking spaces with ordinary spaces".into()),
+            );
+        }
+        segments_rest = self.rest_for(&words, text, segment_first_end, rest_start, byte);
+        flush_line(self, &mut words, segments_rest);
+    }
+
+    fn rest_for(
+        &self,
+        words: &[Word],
+        text: &str,
+        first_end: Option<usize>,
+        _seg_start: Option<usize>,
+        end: usize,
+    ) -> Option<String> {
+        let first = words.first()?;
+        if first.quoted || !SCRIPT_KEYWORDS.contains(&first.text.as_str()) {
+            return None;
+        }
+        let start = first_end?;
+        text.get(start..end).map(|s| s.trim_matches(is_space).to_string())
+    }
+}
+
+/// Lexical normalization: drop `.` components and resolve `..`.
+fn normalize(p: &Path) -> String {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out.display().to_string()
+}
+
+/// keepalived's white space, plus NBSP (which lvsd tolerates with a warning).
+pub(crate) fn is_space(c: char) -> bool {
+    c == ' ' || c == '\t' || c == '\u{a0}' || c == '\x0b' || c == '\x0c' || c == '\r'
+}
+
+fn ends_with_backslash(s: &str) -> bool {
+    strip_comment(s).trim_end_matches(is_space).ends_with('\\')
+}
+
+/// Remove a `#` or `!` comment (outside double quotes; `\#`, `\!` escape).
+pub(crate) fn strip_comment(s: &str) -> std::borrow::Cow<'_, str> {
+    let b = s.as_bytes();
+    let mut in_quote = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => in_quote = !in_quote,
+            b'\\' if !in_quote && i + 1 < b.len() && (b[i + 1] == b'#' || b[i + 1] == b'!') => {
+                i += 1;
+            }
+            b'#' | b'!' if !in_quote => return std::borrow::Cow::Borrowed(&s[..i]),
+            _ => {}
+        }
+        i += 1;
+    }
+    std::borrow::Cow::Borrowed(s)
+}
+
+/// `$NAME=VALUE` with nothing but white space before `$` and no space before `=`.
+fn parse_definition(t: &str) -> Option<(&str, &str)> {
+    let body = t.strip_prefix('$')?;
+    let eq = body.find('=')?;
+    let name = &body[..eq];
+    if name.is_empty()
+        || name.as_bytes()[0].is_ascii_digit()
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    Some((name, body[eq + 1..].trim_matches(is_space)))
+}
+
+fn find_repeat(s: &str) -> Option<usize> {
+    ["~SEQ(", "~SEQx(", "~LST("]
+        .iter()
+        .filter_map(|p| s.find(p))
+        .min()
+}
+
+fn split_top_commas(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for c in s.chars() {
+        match c {
+            '{' | '(' => {
+                depth += 1;
+                cur.push(c);
+            }
+            '}' | ')' => {
+                depth -= 1;
+                cur.push(c);
+            }
+            ',' if depth == 0 => out.push(std::mem::take(&mut cur).trim().to_string()),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur.trim().to_string());
+    out
+}
+
+fn unbrace(s: &str) -> Vec<String> {
+    let s = s.trim();
+    match s.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
+        Some(inner) => inner.split(',').map(|x| x.trim().to_string()).collect(),
+        None => vec![s.to_string()],
+    }
+}
+
+/// csh-style brace expansion `a{b,c}d` → `abd`, `acd` (bounded).
+pub(crate) fn expand_braces(s: &str) -> Vec<String> {
+    let mut out = vec![s.to_string()];
+    for _ in 0..8 {
+        let mut next = Vec::new();
+        let mut any = false;
+        for item in &out {
+            if let Some(open) = item.find('{') {
+                if let Some(rel) = item[open..].find('}') {
+                    let close = open + rel;
+                    any = true;
+                    for alt in item[open + 1..close].split(',') {
+                        next.push(format!("{}{}{}", &item[..open], alt, &item[close + 1..]));
+                    }
+                    continue;
+                }
+            }
+            next.push(item.clone());
+        }
+        out = next;
+        if !any || out.len() > 1024 {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemSource;
+
+    fn lex(text: &str, id: Option<&str>) -> (Vec<Vec<String>>, Sink) {
+        let mut src = MemSource::new();
+        src.add("/etc/k/k.conf", text);
+        let mut r = Reader::new(
+            &src,
+            ReadOptions {
+                config_id: id.map(str::to_string),
+                instance: None,
+            },
+        );
+        let mut sink = Sink::default();
+        r.read_main(Path::new("/etc/k/k.conf"), &mut sink).unwrap();
+        let lines = r
+            .lines
+            .iter()
+            .map(|l| l.words.iter().map(|w| w.text.clone()).collect())
+            .collect();
+        (lines, sink)
+    }
+
+    fn w(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn braces_and_comments() {
+        let (l, _) = lex("a { b 1 } # x\r\nc! d\n\"{\"{", None);
+        assert_eq!(
+            l,
+            vec![
+                w(&["a"]),
+                w(&["{"]),
+                w(&["b", "1"]),
+                w(&["}"]),
+                w(&["c"]),
+                w(&["{"]),
+                w(&["{"])
+            ]
+        );
+    }
+
+    #[test]
+    fn escapes_and_quotes() {
+        let (l, _) = lex("a \\#x \"b # c\" d", None);
+        assert_eq!(l, vec![w(&["a", "#x", "b # c", "d"])]);
+    }
+
+    #[test]
+    fn conditionals_and_defs() {
+        let text = "@high priority 170\n@^high priority 85\n$X=eth0\ninterface $X\nname ${X}_1\n$P=@high\n$P weight 3\n";
+        let (l, _) = lex(text, Some("high"));
+        assert_eq!(
+            l,
+            vec![
+                w(&["priority", "170"]),
+                w(&["interface", "eth0"]),
+                w(&["name", "eth0_1"]),
+                w(&["weight", "3"])
+            ]
+        );
+    }
+
+    #[test]
+    fn multiline_def() {
+        let text = "$RS=\\\nreal_server 1.1.1.1 80 {\\\n weight 2\\\n}\n$RS\n";
+        let (l, _) = lex(text, None);
+        assert_eq!(
+            l,
+            vec![
+                w(&["real_server", "1.1.1.1", "80"]),
+                w(&["{"]),
+                w(&["weight", "2"]),
+                w(&["}"])
+            ]
+        );
+    }
+
+    #[test]
+    fn seq_and_lst() {
+        let (l, _) = lex("~SEQ(i, 1, 3) rs 10.0.0.$i\n~LST(v, a, b) x ${v}\n", None);
+        assert_eq!(
+            l,
+            vec![
+                w(&["rs", "10.0.0.1"]),
+                w(&["rs", "10.0.0.2"]),
+                w(&["rs", "10.0.0.3"]),
+                w(&["x", "a"]),
+                w(&["x", "b"])
+            ]
+        );
+    }
+
+    #[test]
+    fn recursive_definition_terminates() {
+        let (_, sink) = lex("$A=$A x\nfoo $A\n", None);
+        assert!(sink.diags.iter().any(|d| d.code == "substitution"));
+    }
+
+    #[test]
+    fn include_relative_glob_and_loop() {
+        let mut src = MemSource::new();
+        src.add("/etc/k/k.conf", "include conf.d/*.conf\nlast 1\n");
+        src.add("/etc/k/conf.d/a.conf", "a 1\n");
+        src.add("/etc/k/conf.d/b.conf", "b 1\ninclude ../k.conf\n");
+        let mut r = Reader::new(&src, ReadOptions::default());
+        let mut sink = Sink::default();
+        r.read_main(Path::new("/etc/k/k.conf"), &mut sink).unwrap();
+        let words: Vec<&str> = r.lines.iter().map(|l| l.words[0].text.as_str()).collect();
+        assert_eq!(words, vec!["a", "b", "last"]);
+        assert!(sink.diags.iter().any(|d| d.code == "include-loop"));
+        assert_eq!(r.files.len(), 3);
+    }
+
+    #[test]
+    fn script_rest_kept() {
+        let mut src = MemSource::new();
+        src.add("/k", "notify_master \"/x.sh a\" root }\n");
+        let mut r = Reader::new(&src, ReadOptions::default());
+        let mut sink = Sink::default();
+        r.read_main(Path::new("/k"), &mut sink).unwrap();
+        assert_eq!(r.lines[0].rest.as_deref(), Some("\"/x.sh a\" root"));
+        assert!(r.lines[1].is_close());
+    }
+}
