@@ -148,6 +148,7 @@ printf '127.0.0.1 localhost\n' > "$ST/etc/hosts"
 printf 'tcp 6 TCP\nudp 17 UDP\nsctp 132 SCTP\nicmp 1 ICMP\n' > "$ST/etc/protocols"
 mkdir -p "$ST/vm"
 cp "$HERE"/guest/* "$ST/vm/"
+ln -s vm "$ST/extra"   # recording scripts source /extra/topo.sh
 cp "$HERE/guest/init" "$ST/init"
 chmod +x "$ST/init" "$ST"/vm/*.sh
 echo "$KVER" > "$ST/vm/kver"
