@@ -1,0 +1,14 @@
+# rr with three real servers, no persistence: the choice sequence (tests/vm/guest/topo.sh).
+RS="56 57 58"
+. /extra/topo.sh
+$D ipvsadm --set 60 10 10
+$D ipvsadm -A -t 10.0.0.49:80 -s rr
+$D ipvsadm -a -t 10.0.0.49:80 -r 10.0.0.56:80 -g -w 1
+$D ipvsadm -a -t 10.0.0.49:80 -r 10.0.0.57:80 -g -w 1
+$D ipvsadm -a -t 10.0.0.49:80 -r 10.0.0.58:80 -g -w 1
+lsvc
+for i in 1 2 3 4 5 6 7; do get "$C"; done
+snap
+sleep 2; snap
+lsvc
+finish
