@@ -145,4 +145,3 @@ fn simulate(lines: &[Line]) -> Vec<usize> {
     }
     parent
 }
-

@@ -222,7 +222,11 @@ impl<'a> Reader<'a> {
                 "nul-byte",
                 Some(Span {
                     file,
-                    line: 1 + bytes.iter().take_while(|&&b| b != 0).filter(|&&b| b == b'\n').count() as u32,
+                    line: 1 + bytes
+                        .iter()
+                        .take_while(|&&b| b != 0)
+                        .filter(|&&b| b == b'\n')
+                        .count() as u32,
                     col: 1,
                 }),
                 None,
@@ -249,6 +253,27 @@ impl<'a> Reader<'a> {
             let stripped = strip_comment(&phys[i].text);
             let trimmed = stripped.trim_matches(is_space);
             i += 1;
+            if trimmed.is_empty() {
+                continue;
+            }
+            // include (before @ and $ processing, as keepalived).
+            let first = trimmed.split(is_space).next().unwrap_or("");
+            if matches!(
+                first,
+                "include" | "includer" | "includem" | "includew" | "includeb" | "includea"
+            ) {
+                let arg = trimmed[first.len()..].trim_matches(is_space);
+                self.include(file, lineno, arg, sink);
+                continue;
+            }
+            let indent = stripped.chars().take_while(|c| is_space(*c)).count() as u32;
+            // `@id` lines (a definition may follow the condition).
+            let Some(cond) = self.conditional(trimmed) else {
+                continue;
+            };
+            let lead = cond.len() - cond.trim_start_matches(is_space).len();
+            let shift = (trimmed.len() - cond.len() + lead) as u32;
+            let trimmed = cond.trim_matches(is_space);
             if trimmed.is_empty() {
                 continue;
             }
@@ -294,18 +319,7 @@ impl<'a> Reader<'a> {
                 self.defs.insert(name.to_string(), value);
                 continue;
             }
-            // include (before @ and $ processing, as keepalived).
-            let first = trimmed.split(is_space).next().unwrap_or("");
-            if matches!(
-                first,
-                "include" | "includer" | "includem" | "includew" | "includeb" | "includea"
-            ) {
-                let arg = trimmed[first.len()..].trim_matches(is_space);
-                self.include(file, lineno, arg, sink);
-                continue;
-            }
-            let indent = stripped.chars().take_while(|c| is_space(*c)).count() as u32;
-            self.col0 = indent;
+            self.col0 = indent + shift;
             self.logical(file, lineno, trimmed.to_string(), 0, sink);
         }
     }
@@ -389,6 +403,21 @@ impl<'a> Reader<'a> {
             return;
         }
         let col0 = if depth == 0 { self.col0 } else { 0 };
+        if expanded.starts_with("//") {
+            sink.push(
+                Severity::Warning,
+                "slash-comment",
+                Some(Span {
+                    file,
+                    line: lineno,
+                    col: col0 + shift + 1,
+                }),
+                None,
+                "'//' does not start a comment in keepalived.conf: keepalived reads this line as an unknown keyword (lvsd skips it)".to_string(),
+                Some("use '#' or '!' for comments".into()),
+            );
+            return;
+        }
         self.tokenize(file, lineno, &expanded, col0 + shift, sink);
     }
 
@@ -442,10 +471,7 @@ impl<'a> Reader<'a> {
                 .count();
             let name = &after[..name_len];
             let next = after[name_len..].chars().next();
-            if name_len > 0
-                && !name.as_bytes()[0].is_ascii_digit()
-                && next.is_none_or(is_space)
-            {
+            if name_len > 0 && !name.as_bytes()[0].is_ascii_digit() && next.is_none_or(is_space) {
                 if let Some(v) = self.defs.get(name) {
                     out.push_str(&v.clone());
                     rest = &after[name_len..];
@@ -569,11 +595,15 @@ impl<'a> Reader<'a> {
             _ => return Err(format!("~{kind} takes (var, [start, [step,]] end)")),
         };
         if step == 0 || (step > 0 && start > end) || (step < 0 && start < end) {
-            return Err(format!("~{kind}: step {step} never reaches {end} from {start}"));
+            return Err(format!(
+                "~{kind}: step {step} never reaches {end} from {start}"
+            ));
         }
         let count = ((end - start) / step).unsigned_abs() as usize + 1;
         if count > MAX_REPEAT {
-            return Err(format!("~{kind} would produce {count} lines (limit {MAX_REPEAT})"));
+            return Err(format!(
+                "~{kind} would produce {count} lines (limit {MAX_REPEAT})"
+            ));
         }
         let mut v = start;
         for _ in 0..count {
@@ -853,7 +883,8 @@ impl<'a> Reader<'a> {
             return None;
         }
         let start = first_end?;
-        text.get(start..end).map(|s| s.trim_matches(is_space).to_string())
+        text.get(start..end)
+            .map(|s| s.trim_matches(is_space).to_string())
     }
 }
 

@@ -105,9 +105,19 @@ pub(crate) fn lower(nodes: &[Node], lost: &HashMap<usize, Lost>, sink: &mut Sink
                     cfg.vrrp_track_processes.push(t);
                 }
             }
-            "net_namespace" | "net_namespace_ipvs" | "namespace_with_ipsets" | "instance"
-            | "use_pid_dir" | "linkbeat_use_polling" | "child_wait_time" | "linkbeat_interfaces"
-            | "interface_up_down_delays" | "track_group" | "bfd_instance" | "garp_group" | "SSL" => {
+            "net_namespace"
+            | "net_namespace_ipvs"
+            | "namespace_with_ipsets"
+            | "instance"
+            | "use_pid_dir"
+            | "linkbeat_use_polling"
+            | "child_wait_time"
+            | "linkbeat_interfaces"
+            | "interface_up_down_delays"
+            | "track_group"
+            | "bfd_instance"
+            | "garp_group"
+            | "SSL" => {
                 cfg.other.push(raw_block(n));
             }
             _ => l.unknown(n, "top level"),
@@ -197,18 +207,75 @@ pub(crate) fn raw_block(n: &Node) -> RawBlock {
 
 /// Keyword names for the "did you mean" hint.
 const COMMON: &[&str] = &[
-    "global_defs", "vrrp_script", "vrrp_sync_group", "vrrp_instance", "virtual_server",
-    "virtual_server_group", "real_server", "virtual_ipaddress", "virtual_ipaddress_excluded",
-    "track_script", "track_interface", "unicast_peer", "unicast_src_ip", "authentication",
-    "auth_type", "auth_pass", "state", "interface", "virtual_router_id", "priority", "advert_int",
-    "nopreempt", "preempt_delay", "notify_master", "notify_backup", "notify_fault", "notify",
-    "lb_algo", "lb_kind", "persistence_timeout", "persistence_granularity", "protocol", "delay_loop",
-    "weight", "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "connect_timeout", "connect_port",
-    "retry", "delay_before_retry", "url", "path", "digest", "status_code", "router_id",
-    "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
-    "lvs_sync_daemon", "lvs_timeouts", "sorry_server", "quorum", "hysteresis", "inhibit_on_failure",
-    "script", "interval", "fall", "rise", "timeout", "vrrp_strict", "script_user",
-    "enable_script_security", "misc_path", "misc_timeout", "group", "virtual_routes",
+    "global_defs",
+    "vrrp_script",
+    "vrrp_sync_group",
+    "vrrp_instance",
+    "virtual_server",
+    "virtual_server_group",
+    "real_server",
+    "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "track_script",
+    "track_interface",
+    "unicast_peer",
+    "unicast_src_ip",
+    "authentication",
+    "auth_type",
+    "auth_pass",
+    "state",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "nopreempt",
+    "preempt_delay",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify",
+    "lb_algo",
+    "lb_kind",
+    "persistence_timeout",
+    "persistence_granularity",
+    "protocol",
+    "delay_loop",
+    "weight",
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "connect_timeout",
+    "connect_port",
+    "retry",
+    "delay_before_retry",
+    "url",
+    "path",
+    "digest",
+    "status_code",
+    "router_id",
+    "notification_email",
+    "notification_email_from",
+    "smtp_server",
+    "smtp_connect_timeout",
+    "lvs_sync_daemon",
+    "lvs_timeouts",
+    "sorry_server",
+    "quorum",
+    "hysteresis",
+    "inhibit_on_failure",
+    "script",
+    "interval",
+    "fall",
+    "rise",
+    "timeout",
+    "vrrp_strict",
+    "script_user",
+    "enable_script_security",
+    "misc_path",
+    "misc_timeout",
+    "group",
+    "virtual_routes",
 ];
 
 fn suggest(kw: &str) -> Option<&'static str> {
@@ -361,7 +428,14 @@ impl Lower<'_, '_> {
                     shown.join(", ")
                 )
             };
-            self.push(Severity::Warning, "unknown-block", n.span, Some(&kw), msg, hint);
+            self.push(
+                Severity::Warning,
+                "unknown-block",
+                n.span,
+                Some(&kw),
+                msg,
+                hint,
+            );
             return;
         }
         self.push(
@@ -430,10 +504,7 @@ impl Lower<'_, '_> {
                     "extra-arguments",
                     span,
                     Some(&kw),
-                    format!(
-                        "extra words ignored: '{}'",
-                        words.join(" ").escape_debug()
-                    ),
+                    format!("extra words ignored: '{}'", words.join(" ").escape_debug()),
                     Some("keepalived ignores them silently; a comment needs '#' or '!'".into()),
                 );
             }
@@ -476,7 +547,8 @@ impl Lower<'_, '_> {
     }
 
     pub(crate) fn u32_(&mut self, n: &Node, min: u32, max: u32) -> Option<u32> {
-        self.int(n, i64::from(min), i64::from(max)).map(|v| v as u32)
+        self.int(n, i64::from(min), i64::from(max))
+            .map(|v| v as u32)
     }
 
     /// A timer argument in `[min, max]` seconds.
@@ -542,7 +614,11 @@ impl Lower<'_, '_> {
                 Some(ip)
             }
             None => {
-                self.invalid(n, 0, format!("'{}' is not an IP address; ignored", a.escape_debug()));
+                self.invalid(
+                    n,
+                    0,
+                    format!("'{}' is not an IP address; ignored", a.escape_debug()),
+                );
                 None
             }
         }
@@ -610,7 +686,11 @@ impl Lower<'_, '_> {
                 };
                 ScriptUser {
                     user,
-                    group: g.or_else(|| words.get(2).map(|g| g.text.trim_start_matches(':').to_string())),
+                    group: g.or_else(|| {
+                        words
+                            .get(2)
+                            .map(|g| g.text.trim_start_matches(':').to_string())
+                    }),
                 }
             });
             if words.len() > 3 {
@@ -668,9 +748,14 @@ impl Lower<'_, '_> {
             while i < e.args.len() {
                 match e.args[i].text.as_str() {
                     "weight" => {
-                        match e.arg(i + 1).map(|w| parse_int(w, i64::from(wmin), i64::from(wmax))) {
+                        match e
+                            .arg(i + 1)
+                            .map(|w| parse_int(w, i64::from(wmin), i64::from(wmax)))
+                        {
                             Some(Ok(w)) => t.weight = Some(w as i32),
-                            Some(Err(msg)) => self.invalid(e, i + 1, format!("weight: {msg}; ignored")),
+                            Some(Err(msg)) => {
+                                self.invalid(e, i + 1, format!("weight: {msg}; ignored"))
+                            }
                             None => self.invalid(e, i, "weight without a value".into()),
                         }
                         i += 2;
@@ -682,7 +767,14 @@ impl Lower<'_, '_> {
                     "noreverse" => i += 1,
                     other => {
                         let o = other.to_string();
-                        self.invalid(e, i, format!("unexpected word '{}' in track entry; ignored", o.escape_debug()));
+                        self.invalid(
+                            e,
+                            i,
+                            format!(
+                                "unexpected word '{}' in track entry; ignored",
+                                o.escape_debug()
+                            ),
+                        );
                         i += 1;
                     }
                 }
@@ -744,7 +836,11 @@ impl Lower<'_, '_> {
                         Some("-") => v.brd = Some(Broadcast::Minus),
                         Some(b) => match b.parse() {
                             Ok(a) if addr.is_ipv4() => v.brd = Some(Broadcast::Addr(a)),
-                            _ => self.invalid(e, i + 1, format!("invalid broadcast '{}'", b.escape_debug())),
+                            _ => self.invalid(
+                                e,
+                                i + 1,
+                                format!("invalid broadcast '{}'", b.escape_debug()),
+                            ),
                         },
                         None => {}
                     }
@@ -783,7 +879,9 @@ impl Lower<'_, '_> {
                     need(self, &val);
                     match val.as_deref().and_then(|p| parse_cidr(p).ok()) {
                         Some((p, _)) => v.peer = Some(p),
-                        None if val.is_some() => self.invalid(e, i + 1, "invalid peer address".into()),
+                        None if val.is_some() => {
+                            self.invalid(e, i + 1, "invalid peer address".into())
+                        }
                         None => {}
                     }
                     i += 2;
@@ -812,7 +910,11 @@ impl Lower<'_, '_> {
                         self.extra(e, i);
                         break;
                     }
-                    self.invalid(e, i, format!("unknown address option '{}'; ignored", o.escape_debug()));
+                    self.invalid(
+                        e,
+                        i,
+                        format!("unknown address option '{}'; ignored", o.escape_debug()),
+                    );
                     i += 1;
                 }
             }
@@ -841,7 +943,9 @@ impl Lower<'_, '_> {
                     }
                     t.reverse = e.arg(1) == Some("reverse");
                 }
-                "init_file" => t.init_file = Some(e.arg(0).and_then(|v| v.parse().ok()).unwrap_or(0)),
+                "init_file" => {
+                    t.init_file = Some(e.arg(0).and_then(|v| v.parse().ok()).unwrap_or(0))
+                }
                 _ => self.unknown(e, "track_file"),
             }
         }

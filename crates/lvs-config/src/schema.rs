@@ -39,8 +39,12 @@ pub(crate) fn opens(ctx: Ctx, kw: &str) -> Option<Opens> {
         (Top, "virtual_server") => Block(VirtualServer),
         (
             Top,
-            "virtual_server_group" | "static_ipaddress" | "static_routes" | "static_rules"
-            | "linkbeat_interfaces" | "interface_up_down_delays",
+            "virtual_server_group"
+            | "static_ipaddress"
+            | "static_routes"
+            | "static_rules"
+            | "linkbeat_interfaces"
+            | "interface_up_down_delays",
         ) => Values,
         (
             Top,
@@ -56,9 +60,16 @@ pub(crate) fn opens(ctx: Ctx, kw: &str) -> Option<Opens> {
         (VrrpInstance, "authentication" | "auth_hmac") => Block(Opaque),
         (
             VrrpInstance,
-            "virtual_ipaddress" | "virtual_ipaddress_excluded" | "virtual_routes" | "virtual_rules"
-            | "unicast_peer" | "track_interface" | "track_script" | "track_file"
-            | "track_process" | "track_bfd",
+            "virtual_ipaddress"
+            | "virtual_ipaddress_excluded"
+            | "virtual_routes"
+            | "virtual_rules"
+            | "unicast_peer"
+            | "track_interface"
+            | "track_script"
+            | "track_file"
+            | "track_process"
+            | "track_bfd",
         ) => Values,
         (VirtualServer, "real_server") => Block(RealServer),
         (
@@ -75,12 +86,16 @@ pub(crate) fn opens(ctx: Ctx, kw: &str) -> Option<Opens> {
 /// keepalived.conf keywords that were removed or renamed, with the advice.
 pub(crate) fn obsolete(kw: &str) -> Option<&'static str> {
     Some(match kw {
-        "nat_mask" => "removed from keepalived; it has no effect (IPVS takes no netmask per service)",
+        "nat_mask" => {
+            "removed from keepalived; it has no effect (IPVS takes no netmask per service)"
+        }
         "lvs_id" => "removed from keepalived; use router_id",
         "nb_get_retry" => "deprecated; use 'retry'",
         "nb_sock_pool" => "removed from keepalived",
         "lvs_sync_daemon_interface" => "deprecated; use the global 'lvs_sync_daemon IF INSTANCE'",
-        "vrrp_sync_group_tracking" | "global_tracking" => "deprecated; use sync_group_tracking_weight",
+        "vrrp_sync_group_tracking" | "global_tracking" => {
+            "deprecated; use sync_group_tracking_weight"
+        }
         "lvs_flush_onstop" => "deprecated spelling of lvs_flush_on_stop",
         "native_ipv6" => "deprecated; it has no effect",
         "linkbeat_use_polling" => "deprecated inside vrrp_instance; use the top-level keyword",

@@ -7,8 +7,8 @@ use std::time::Duration;
 /// keepalived's `<BOOL>`.
 pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" => Some(true),
-        "off" | "false" | "no" => Some(false),
+        "on" | "true" | "yes" | "1" => Some(true),
+        "off" | "false" | "no" | "0" => Some(false),
         _ => None,
     }
 }
@@ -27,14 +27,21 @@ pub(crate) fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, String> {
 /// A `<TIMER>`: decimal seconds, microsecond resolution, in `[min, max]` seconds.
 pub(crate) fn parse_timer(s: &str, min: f64, max: f64) -> Result<Duration, String> {
     let bad = || format!("'{}' is not a number of seconds", s.escape_debug());
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.') || s.matches('.').count() > 1 {
+    if s.is_empty()
+        || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        || s.matches('.').count() > 1
+    {
         return Err(bad());
     }
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     if int.len() > 12 {
         return Err(format!("number {s} outside range [{min}, {max}]"));
     }
-    let secs: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+    let secs: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
     let mut micros: u64 = 0;
     for (i, c) in frac.bytes().take(6).enumerate() {
         micros += u64::from(c - b'0') * 10u64.pow(5 - i as u32);
@@ -50,7 +57,10 @@ pub(crate) fn parse_timer(s: &str, min: f64, max: f64) -> Result<Duration, Strin
 /// An IP address; IPv6 may carry a `%zone` suffix, which is dropped.
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.split('%').next().unwrap_or(s);
-    let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
+    let s = s
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(s);
     s.parse().ok()
 }
 
@@ -242,7 +252,10 @@ mod tests {
 
     #[test]
     fn timers() {
-        assert_eq!(parse_timer("2.5", 0.0, 10.0), Ok(Duration::from_millis(2500)));
+        assert_eq!(
+            parse_timer("2.5", 0.0, 10.0),
+            Ok(Duration::from_millis(2500))
+        );
         assert_eq!(parse_timer("1", 0.0, 10.0), Ok(Duration::from_secs(1)));
         assert!(parse_timer("0", 0.000001, 10.0).is_err());
         assert!(parse_timer("x", 0.0, 10.0).is_err());

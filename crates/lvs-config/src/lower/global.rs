@@ -9,35 +9,115 @@ use crate::values::*;
 
 /// `global_defs` keywords keepalived knows that lvsd keeps as written.
 const GLOBAL_OTHER: &[&str] = &[
-    "smtp_alert_vrrp", "smtp_alert_checker", "no_email_faults", "rs_init_notifies",
-    "no_checker_emails", "vrrp_garp_extra_if", "vrrp_iptables", "vrrp_ipsets", "nftables",
-    "nftables_priority", "nftables_counters", "nftables_ifindex", "nftables_ipvs",
-    "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "vrrp_notify_fifo_script",
-    "notify_fifo_script", "lvs_notify_fifo_script", "fifo_write_vrrp_states_on_reload",
-    "vrrp_notify_priority_changes", "set_supplementary_groups", "use_symlink_paths",
-    "startup_script", "startup_script_timeout", "shutdown_script", "shutdown_script_timeout",
-    "min_auto_priority_delay", "vrrp_priority", "checker_priority", "bfd_priority",
-    "vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority", "vrrp_no_swap",
-    "checker_no_swap", "bfd_no_swap", "vrrp_cpu_affinity", "checker_cpu_affinity",
-    "bfd_cpu_affinity", "vrrp_rlimit_rttime", "checker_rlimit_rttime", "bfd_rlimit_rttime",
-    "vrrp_rlimit_rtime", "checker_rlimit_rtime", "bfd_rlimit_rtime", "snmp_socket",
-    "enable_snmp_vrrp", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_rfc",
-    "enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_traps", "snmp_vs_stats_update_interval",
-    "snmp_rs_stats_update_interval", "enable_dbus", "dbus_service_name", "dbus_no_interface_name",
-    "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force",
-    "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force",
-    "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",
-    "lvs_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
-    "process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier",
-    "vrrp_delay_after_boot", "log_unknown_vrids", "vmac_prefix", "vmac_addr_prefix", "random_seed",
-    "umask", "reload_check_config", "reload_time_file", "reload_repeat", "reload_file",
-    "config_save_dir", "tmp_config_directory", "data_use_instance", "state_file_location",
-    "stats_file_location", "json_file_location", "json_version", "state_dump_file",
-    "stats_dump_file", "json_dump_file", "process_names", "process_name", "vrrp_process_name",
-    "checker_process_name", "lvs_process_name", "bfd_process_name", "iproute_usr_dir",
-    "iproute_etc_dir", "disable_local_igmp", "include_check", "bfd_rlimit_rttime",
-    "vrrp_netlink_cmd_rcv_bufs", "linkbeat_use_polling", "net_namespace", "net_namespace_ipvs",
-    "namespace_with_ipsets", "instance", "use_pid_dir", "child_wait_time",
+    "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "no_email_faults",
+    "rs_init_notifies",
+    "no_checker_emails",
+    "vrrp_garp_extra_if",
+    "vrrp_iptables",
+    "vrrp_ipsets",
+    "nftables",
+    "nftables_priority",
+    "nftables_counters",
+    "nftables_ifindex",
+    "nftables_ipvs",
+    "nftables_ipvs_priority",
+    "nftables_ipvs_start_fwmark",
+    "vrrp_notify_fifo_script",
+    "notify_fifo_script",
+    "lvs_notify_fifo_script",
+    "fifo_write_vrrp_states_on_reload",
+    "vrrp_notify_priority_changes",
+    "set_supplementary_groups",
+    "use_symlink_paths",
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    "min_auto_priority_delay",
+    "vrrp_priority",
+    "checker_priority",
+    "bfd_priority",
+    "vrrp_rt_priority",
+    "checker_rt_priority",
+    "bfd_rt_priority",
+    "vrrp_no_swap",
+    "checker_no_swap",
+    "bfd_no_swap",
+    "vrrp_cpu_affinity",
+    "checker_cpu_affinity",
+    "bfd_cpu_affinity",
+    "vrrp_rlimit_rttime",
+    "checker_rlimit_rttime",
+    "bfd_rlimit_rttime",
+    "vrrp_rlimit_rtime",
+    "checker_rlimit_rtime",
+    "bfd_rlimit_rtime",
+    "snmp_socket",
+    "enable_snmp_vrrp",
+    "enable_snmp_keepalived",
+    "enable_snmp_checker",
+    "enable_snmp_rfc",
+    "enable_snmp_rfcv2",
+    "enable_snmp_rfcv3",
+    "enable_traps",
+    "snmp_vs_stats_update_interval",
+    "snmp_rs_stats_update_interval",
+    "enable_dbus",
+    "dbus_service_name",
+    "dbus_no_interface_name",
+    "vrrp_netlink_cmd_rcv_bufs",
+    "vrrp_netlink_cmd_rcv_bufs_force",
+    "vrrp_netlink_monitor_rcv_bufs",
+    "vrrp_netlink_monitor_rcv_bufs_force",
+    "lvs_netlink_cmd_rcv_bufs",
+    "lvs_netlink_cmd_rcv_bufs_force",
+    "lvs_netlink_monitor_rcv_bufs",
+    "lvs_netlink_monitor_rcv_bufs_force",
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
+    "vrrp_rx_bufs_policy",
+    "vrrp_rx_bufs_multiplier",
+    "vrrp_delay_after_boot",
+    "log_unknown_vrids",
+    "vmac_prefix",
+    "vmac_addr_prefix",
+    "random_seed",
+    "umask",
+    "reload_check_config",
+    "reload_time_file",
+    "reload_repeat",
+    "reload_file",
+    "config_save_dir",
+    "tmp_config_directory",
+    "data_use_instance",
+    "state_file_location",
+    "stats_file_location",
+    "json_file_location",
+    "json_version",
+    "state_dump_file",
+    "stats_dump_file",
+    "json_dump_file",
+    "process_names",
+    "process_name",
+    "vrrp_process_name",
+    "checker_process_name",
+    "lvs_process_name",
+    "bfd_process_name",
+    "iproute_usr_dir",
+    "iproute_etc_dir",
+    "disable_local_igmp",
+    "include_check",
+    "bfd_rlimit_rttime",
+    "vrrp_netlink_cmd_rcv_bufs",
+    "linkbeat_use_polling",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "instance",
+    "use_pid_dir",
+    "child_wait_time",
 ];
 
 impl Lower<'_, '_> {
@@ -59,7 +139,11 @@ impl Lower<'_, '_> {
                         if let Some(p) = n.arg(1) {
                             match parse_port(p) {
                                 Some(p) if p > 0 => g.smtp_port = p,
-                                _ => self.invalid(n, 1, format!("invalid smtp port '{}'", p.escape_debug())),
+                                _ => self.invalid(
+                                    n,
+                                    1,
+                                    format!("invalid smtp port '{}'", p.escape_debug()),
+                                ),
                             }
                         }
                         self.extra(n, 2);
@@ -198,7 +282,10 @@ impl Lower<'_, '_> {
                     self.invalid(
                         n,
                         i,
-                        format!("unknown lvs_timeouts word '{}' (tcp, tcpfin, udp); ignored", other.escape_debug()),
+                        format!(
+                            "unknown lvs_timeouts word '{}' (tcp, tcpfin, udp); ignored",
+                            other.escape_debug()
+                        ),
                     );
                     i += 1;
                     continue;
@@ -215,7 +302,11 @@ impl Lower<'_, '_> {
             i += 2;
         }
         if !any {
-            self.invalid(n, 0, "lvs_timeouts needs at least one of tcp, tcpfin, udp".into());
+            self.invalid(
+                n,
+                0,
+                "lvs_timeouts needs at least one of tcp, tcpfin, udp".into(),
+            );
             return None;
         }
         Some(t)
@@ -268,7 +359,11 @@ impl Lower<'_, '_> {
                     i += 1;
                 }
                 _ => {
-                    self.invalid(n, i, format!("unexpected word '{}'; ignored", w.escape_debug()));
+                    self.invalid(
+                        n,
+                        i,
+                        format!("unexpected word '{}'; ignored", w.escape_debug()),
+                    );
                     i += 1;
                 }
             }
@@ -342,7 +437,10 @@ impl Lower<'_, '_> {
                 "missing-script",
                 n.span,
                 Some("vrrp_script"),
-                format!("vrrp_script {} has no 'script'; keepalived removes it", s.name),
+                format!(
+                    "vrrp_script {} has no 'script'; keepalived removes it",
+                    s.name
+                ),
                 None,
             );
             return None;

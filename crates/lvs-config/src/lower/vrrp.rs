@@ -120,7 +120,9 @@ impl Lower<'_, '_> {
                     if let Some(a) = self.arg1(e) {
                         match parse_int(a, 1, 255) {
                             Ok(p) => prio = Some(p as u8),
-                            Err(m) => self.invalid(e, 0, format!("priority: {m}; keepalived uses 100")),
+                            Err(m) => {
+                                self.invalid(e, 0, format!("priority: {m}; keepalived uses 100"))
+                            }
                         }
                         self.extra(e, 1);
                     }
@@ -243,10 +245,19 @@ impl Lower<'_, '_> {
                     );
                     v.lvs_sync_daemon_interface = e.arg(0).map(str::to_string);
                 }
-                "vrf" | "use_ipvlan" | "use_vmac_addr" | "garp_extra_if" | "timer_expired_backup"
-                | "kernel_rx_buf_size" | "old_unicast_checksum" | "v3_checksum_as_v2"
-                | "track_src_ip" | "unicast_fault_no_peer" | "owner_ignore_adverts"
-                | "notify_priority_changes" | "vmac_garp_intvl" => {}
+                "vrf"
+                | "use_ipvlan"
+                | "use_vmac_addr"
+                | "garp_extra_if"
+                | "timer_expired_backup"
+                | "kernel_rx_buf_size"
+                | "old_unicast_checksum"
+                | "v3_checksum_as_v2"
+                | "track_src_ip"
+                | "unicast_fault_no_peer"
+                | "owner_ignore_adverts"
+                | "notify_priority_changes"
+                | "vmac_garp_intvl" => {}
                 _ => self.unknown(e, "vrrp_instance"),
             }
         }
@@ -279,7 +290,10 @@ impl Lower<'_, '_> {
                     s,
                     "state MASTER without priority: keepalived uses priority 255 (address owner)"
                         .into(),
-                    Some("set an explicit priority below 255 unless this node owns the addresses".into()),
+                    Some(
+                        "set an explicit priority below 255 unless this node owns the addresses"
+                            .into(),
+                    ),
                 );
             }
         }
@@ -362,7 +376,8 @@ impl Lower<'_, '_> {
                     "nopreempt-master",
                     e.span,
                     Some("nopreempt"),
-                    "nopreempt is ignored with state MASTER or priority 255 (keepalived clears it)".into(),
+                    "nopreempt is ignored with state MASTER or priority 255 (keepalived clears it)"
+                        .into(),
                     Some("use state BACKUP on every node for nopreempt to work".into()),
                 );
             }
@@ -462,7 +477,10 @@ impl Lower<'_, '_> {
                             other => self.invalid(
                                 e,
                                 0,
-                                format!("unknown auth_type '{}' (PASS or AH); using PASS", other.escape_debug()),
+                                format!(
+                                    "unknown auth_type '{}' (PASS or AH); using PASS",
+                                    other.escape_debug()
+                                ),
                             ),
                         }
                     }

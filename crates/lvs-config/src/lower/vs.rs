@@ -27,8 +27,16 @@ struct Inherit {
 }
 
 const CHECKERS: &[&str] = &[
-    "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK",
-    "PING_CHECK", "FILE_CHECK", "BFD_CHECK",
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
 ];
 
 impl Lower<'_, '_> {
@@ -120,14 +128,28 @@ impl Lower<'_, '_> {
             },
             (Some(ip), port) => {
                 let Some(addr) = parse_ip(ip) else {
-                    self.invalid(n, 0, format!("'{}' is not an IP address; virtual_server ignored", ip.escape_debug()));
+                    self.invalid(
+                        n,
+                        0,
+                        format!(
+                            "'{}' is not an IP address; virtual_server ignored",
+                            ip.escape_debug()
+                        ),
+                    );
                     return None;
                 };
                 let port = match port {
                     Some(p) => match parse_port(p) {
                         Some(p) => p,
                         None => {
-                            self.invalid(n, 1, format!("invalid port '{}'; virtual_server ignored", p.escape_debug()));
+                            self.invalid(
+                                n,
+                                1,
+                                format!(
+                                    "invalid port '{}'; virtual_server ignored",
+                                    p.escape_debug()
+                                ),
+                            );
                             return None;
                         }
                     },
@@ -219,7 +241,14 @@ impl Lower<'_, '_> {
                             "UDP" => v.protocol = Protocol::Udp,
                             "SCTP" => v.protocol = Protocol::Sctp,
                             _ => {
-                                self.invalid(e, 0, format!("unknown protocol '{}' (TCP, UDP, SCTP)", p.escape_debug()));
+                                self.invalid(
+                                    e,
+                                    0,
+                                    format!(
+                                        "unknown protocol '{}' (TCP, UDP, SCTP)",
+                                        p.escape_debug()
+                                    ),
+                                );
                                 continue;
                             }
                         }
@@ -250,9 +279,14 @@ impl Lower<'_, '_> {
                         if let Some(m) = parse_netmask(&g) {
                             v.persistence_granularity = Some(PersistenceGranularity::Netmask(m));
                         } else if let Ok(p) = parse_int(&g, 1, 128) {
-                            v.persistence_granularity = Some(PersistenceGranularity::PrefixLen(p as u8));
+                            v.persistence_granularity =
+                                Some(PersistenceGranularity::PrefixLen(p as u8));
                         } else {
-                            self.invalid(e, 0, format!("invalid persistence_granularity '{}'", g.escape_debug()));
+                            self.invalid(
+                                e,
+                                0,
+                                format!("invalid persistence_granularity '{}'", g.escape_debug()),
+                            );
                         }
                     }
                 }
@@ -263,7 +297,11 @@ impl Lower<'_, '_> {
                 "flag-3" => v.flags.flag_3 = self.bare(e),
                 "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
                     self.bare(e);
-                    let want = if e.name().starts_with("sh") { LbAlgo::Sh } else { LbAlgo::Mh };
+                    let want = if e.name().starts_with("sh") {
+                        LbAlgo::Sh
+                    } else {
+                        LbAlgo::Mh
+                    };
                     if algo_seen.is_none() || v.lb_algo != want {
                         self.invalid(
                             e,
@@ -337,7 +375,11 @@ impl Lower<'_, '_> {
                 "ha_suspend" => {
                     v.ha_suspend = self.bare(e);
                     if fwmark {
-                        self.invalid(e, 0, "ha_suspend is not allowed with fwmark services".into());
+                        self.invalid(
+                            e,
+                            0,
+                            "ha_suspend is not allowed with fwmark services".into(),
+                        );
                         v.ha_suspend = false;
                     }
                 }
@@ -357,7 +399,11 @@ impl Lower<'_, '_> {
                                     span: e.span,
                                 });
                             }
-                            None => self.invalid(e, 0, format!("'{}' is not an IP address", ip.escape_debug())),
+                            None => self.invalid(
+                                e,
+                                0,
+                                format!("'{}' is not an IP address", ip.escape_debug()),
+                            ),
                         }
                     }
                 }
@@ -436,7 +482,11 @@ impl Lower<'_, '_> {
             );
             v.flags.ops = false;
         }
-        if v.port() == 0 && !fwmark && v.persistence_timeout.is_none() && matches!(v.address, VsAddress::Ip { .. }) {
+        if v.port() == 0
+            && !fwmark
+            && v.persistence_timeout.is_none()
+            && matches!(v.address, VsAddress::Ip { .. })
+        {
             self.push(
                 Severity::Error,
                 "port0-persistence",
@@ -463,13 +513,19 @@ impl Lower<'_, '_> {
         };
         for e in body.iter().filter(|e| e.name() == "real_server") {
             if let Some(rs) = self.real_server(e, &inh) {
-                if v.real_servers.iter().any(|r| r.ip == rs.ip && r.port == rs.port) {
+                if v.real_servers
+                    .iter()
+                    .any(|r| r.ip == rs.ip && r.port == rs.port)
+                {
                     self.push(
                         Severity::Warning,
                         "duplicate-rs",
                         e.span,
                         Some("real_server"),
-                        format!("real_server {} port {} is duplicated; the second one is removed", rs.ip, rs.port),
+                        format!(
+                            "real_server {} port {} is duplicated; the second one is removed",
+                            rs.ip, rs.port
+                        ),
                         None,
                     );
                     continue;
@@ -501,7 +557,12 @@ impl Lower<'_, '_> {
                     "hysteresis",
                     h.span,
                     Some("hysteresis"),
-                    format!("hysteresis {} must be below quorum {}; keepalived lowers it to {}", v.hysteresis, v.quorum, v.quorum - 1),
+                    format!(
+                        "hysteresis {} must be below quorum {}; keepalived lowers it to {}",
+                        v.hysteresis,
+                        v.quorum,
+                        v.quorum - 1
+                    ),
                     None,
                 );
             }
@@ -535,14 +596,20 @@ impl Lower<'_, '_> {
                                     if e.arg(i + 2) == Some("port") {
                                         match e.arg(i + 3).and_then(parse_port) {
                                             Some(p) => tun_type = TunType::Gue { port: p },
-                                            None => self.invalid(e, i + 3, "gue needs 'port N'".into()),
+                                            None => {
+                                                self.invalid(e, i + 3, "gue needs 'port N'".into())
+                                            }
                                         }
                                         i += 2;
                                     } else {
                                         self.invalid(e, i + 1, "gue needs 'port N'".into());
                                     }
                                 }
-                                _ => self.invalid(e, i + 1, "tunnel type must be ipip, gue or gre".into()),
+                                _ => self.invalid(
+                                    e,
+                                    i + 1,
+                                    "tunnel type must be ipip, gue or gre".into(),
+                                ),
                             }
                             i += 2;
                         }
@@ -568,8 +635,14 @@ impl Lower<'_, '_> {
             }
             other => {
                 let hint = match other.to_ascii_uppercase().as_str() {
-                    "NAT" | "DR" | "TUN" => Some(format!("write '{}' in capitals", other.to_ascii_uppercase())),
-                    "FNAT" => Some("FNAT exists only in Alibaba's LVS fork (DPVS), not in the Linux kernel".into()),
+                    "NAT" | "DR" | "TUN" => Some(format!(
+                        "write '{}' in capitals",
+                        other.to_ascii_uppercase()
+                    )),
+                    "FNAT" => Some(
+                        "FNAT exists only in Alibaba's LVS fork (DPVS), not in the Linux kernel"
+                            .into(),
+                    ),
                     _ => None,
                 };
                 let kw = e.kw.text.clone();
@@ -578,7 +651,10 @@ impl Lower<'_, '_> {
                     "invalid-value",
                     e.arg_span(0),
                     Some(&kw),
-                    format!("unknown forwarding method '{}' (NAT, DR, TUN); ignored", other.escape_debug()),
+                    format!(
+                        "unknown forwarding method '{}' (NAT, DR, TUN); ignored",
+                        other.escape_debug()
+                    ),
                     hint,
                 );
                 None
@@ -592,7 +668,14 @@ impl Lower<'_, '_> {
             match ip_text {
                 Some(t) => {
                     let t = t.to_string();
-                    self.invalid(n, 0, format!("'{}' is not an IP address; real_server ignored", t.escape_debug()))
+                    self.invalid(
+                        n,
+                        0,
+                        format!(
+                            "'{}' is not an IP address; real_server ignored",
+                            t.escape_debug()
+                        ),
+                    )
                 }
                 None => self.err(
                     "missing-parameter",
@@ -608,7 +691,11 @@ impl Lower<'_, '_> {
             Some(p) => match parse_port(p) {
                 Some(p) => p,
                 None => {
-                    self.invalid(n, 1, format!("invalid port '{}'; real_server ignored", p.escape_debug()));
+                    self.invalid(
+                        n,
+                        1,
+                        format!("invalid port '{}'; real_server ignored", p.escape_debug()),
+                    );
                     return None;
                 }
             },
@@ -797,7 +884,10 @@ impl Lower<'_, '_> {
                     }
                 }
                 "nb_get_retry" => {
-                    self.obsolete_note(e, "nb_get_retry is deprecated; use 'retry' (the value is still applied)");
+                    self.obsolete_note(
+                        e,
+                        "nb_get_retry is deprecated; use 'retry' (the value is still applied)",
+                    );
                     if let Some(r) = e.arg(0).and_then(|a| a.parse().ok()) {
                         c.retry = r;
                     }
@@ -826,7 +916,14 @@ impl Lower<'_, '_> {
                     Some("1.1") => http.http_protocol = HttpProtocol::Http11,
                     Some(o) => {
                         let o = o.to_string();
-                        self.invalid(e, 0, format!("http_protocol must be 1.0, 1.0C or 1.1, not '{}'", o.escape_debug()))
+                        self.invalid(
+                            e,
+                            0,
+                            format!(
+                                "http_protocol must be 1.0, 1.0C or 1.1, not '{}'",
+                                o.escape_debug()
+                            ),
+                        )
                     }
                     None => {}
                 },
@@ -836,7 +933,9 @@ impl Lower<'_, '_> {
                 "sni_name" if kind == "SSL_GET" => http.sni_name = self.string(e),
                 "tls_compliant" if kind == "SSL_GET" => http.tls_compliant = self.flag(e),
                 "misc_path" if kind == "MISC_CHECK" => misc_path = self.script(e),
-                "misc_timeout" if kind == "MISC_CHECK" => misc_timeout = self.timer(e, 0.000001, 4294.967295),
+                "misc_timeout" if kind == "MISC_CHECK" => {
+                    misc_timeout = self.timer(e, 0.000001, 4294.967295)
+                }
                 "misc_dynamic" if kind == "MISC_CHECK" => misc_dynamic = self.flag(e),
                 "user" if kind == "MISC_CHECK" => user = self.user(e),
                 "helo_name" if kind == "SMTP_CHECK" => helo = self.string(e),
@@ -856,20 +955,22 @@ impl Lower<'_, '_> {
                         }
                     }
                 }
-                "type" if kind == "DNS_CHECK" => match self.string(e).map(|s| s.to_ascii_uppercase()).as_deref() {
-                    Some("A") => dns_type = DnsType::A,
-                    Some("NS") => dns_type = DnsType::Ns,
-                    Some("CNAME") => dns_type = DnsType::Cname,
-                    Some("SOA") => dns_type = DnsType::Soa,
-                    Some("MX") => dns_type = DnsType::Mx,
-                    Some("TXT") => dns_type = DnsType::Txt,
-                    Some("AAAA") => dns_type = DnsType::Aaaa,
-                    Some(o) => {
-                        let o = o.to_string();
-                        self.invalid(e, 0, format!("unknown DNS type '{}'", o.escape_debug()))
+                "type" if kind == "DNS_CHECK" => {
+                    match self.string(e).map(|s| s.to_ascii_uppercase()).as_deref() {
+                        Some("A") => dns_type = DnsType::A,
+                        Some("NS") => dns_type = DnsType::Ns,
+                        Some("CNAME") => dns_type = DnsType::Cname,
+                        Some("SOA") => dns_type = DnsType::Soa,
+                        Some("MX") => dns_type = DnsType::Mx,
+                        Some("TXT") => dns_type = DnsType::Txt,
+                        Some("AAAA") => dns_type = DnsType::Aaaa,
+                        Some(o) => {
+                            let o = o.to_string();
+                            self.invalid(e, 0, format!("unknown DNS type '{}'", o.escape_debug()))
+                        }
+                        None => {}
                     }
-                    None => {}
-                },
+                }
                 "name" if kind == "DNS_CHECK" => {
                     if let Some(s) = self.string(e) {
                         dns_name = s;
@@ -886,8 +987,12 @@ impl Lower<'_, '_> {
                 "require_reply" if kind == "UDP_CHECK" => {
                     require_reply = Some(e.args.iter().map(|w| w.text.as_str()).collect::<String>())
                 }
-                "min_reply_length" if kind == "UDP_CHECK" => min_len = self.u32_(e, 0, 65535).unwrap_or(0),
-                "max_reply_length" if kind == "UDP_CHECK" => max_len = self.u32_(e, 0, 65535).unwrap_or(255),
+                "min_reply_length" if kind == "UDP_CHECK" => {
+                    min_len = self.u32_(e, 0, 65535).unwrap_or(0)
+                }
+                "max_reply_length" if kind == "UDP_CHECK" => {
+                    max_len = self.u32_(e, 0, 65535).unwrap_or(255)
+                }
                 "track_file" if kind == "FILE_CHECK" => track_file = self.string(e),
                 "weight" if kind == "FILE_CHECK" => {
                     if let Some(w) = self.arg1(e) {
@@ -1035,7 +1140,11 @@ impl Lower<'_, '_> {
                             }),
                             _ => {
                                 let t = w.text.clone();
-                                self.invalid(e, i, format!("invalid status code '{}'", t.escape_debug()))
+                                self.invalid(
+                                    e,
+                                    i,
+                                    format!("invalid status code '{}'", t.escape_debug()),
+                                )
                             }
                         }
                     }
