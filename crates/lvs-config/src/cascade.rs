@@ -28,8 +28,16 @@ pub(crate) struct Lost {
 /// Unknown-block analysis keyed by the unknown node's line index.
 pub(crate) fn analyze(lines: &[Line], nodes: &[Node]) -> HashMap<usize, Lost> {
     let mut tparent = vec![TOP; lines.len()];
+    let mut is_value = vec![false; lines.len()];
     let mut unknown: Vec<(usize, usize, usize)> = Vec::new(); // (line, owner, last line)
-    walk(nodes, TOP, Some(Ctx::Top), &mut tparent, &mut unknown);
+    walk(
+        nodes,
+        TOP,
+        Some(Ctx::Top),
+        &mut tparent,
+        &mut is_value,
+        &mut unknown,
+    );
     let mut out = HashMap::new();
     if unknown.is_empty() {
         return out;
@@ -43,7 +51,7 @@ pub(crate) fn analyze(lines: &[Line], nodes: &[Node]) -> HashMap<usize, Lost> {
             if l.is_open() || l.is_close() {
                 continue;
             }
-            if kparent[j] != tparent[j] {
+            if kparent[j] != tparent[j] && !is_value[j] {
                 lost.push((l.words[0].text.clone(), l.span()));
             }
         }
@@ -69,10 +77,14 @@ fn walk(
     owner: usize,
     ctx: Option<Ctx>,
     tparent: &mut [usize],
+    is_value: &mut [bool],
     unknown: &mut Vec<(usize, usize, usize)>,
 ) {
     for n in nodes {
         tparent[n.line_idx] = owner;
+        if ctx.is_none() {
+            is_value[n.line_idx] = true;
+        }
         if let Some(body) = &n.block {
             let child = ctx.and_then(|c| opens(c, n.name()));
             let child_ctx = match child {
@@ -85,7 +97,7 @@ fn walk(
                     None
                 }
             };
-            walk(body, n.line_idx, child_ctx, tparent, unknown);
+            walk(body, n.line_idx, child_ctx, tparent, is_value, unknown);
         }
     }
 }

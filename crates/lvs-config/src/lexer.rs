@@ -251,6 +251,23 @@ impl<'a> Reader<'a> {
         while i < phys.len() {
             let lineno = phys[i].line;
             let stripped = strip_comment(&phys[i].text);
+            if !self.warned_nbsp {
+                if let Some(pos) = stripped.chars().position(|c| c == '\u{a0}') {
+                    self.warned_nbsp = true;
+                    sink.push(
+                        Severity::Warning,
+                        "nbsp",
+                        Some(Span {
+                            file,
+                            line: phys[i].line,
+                            col: pos as u32 + 1,
+                        }),
+                        None,
+                        "non-breaking space (U+00A0) used as white space; keepalived reads it as part of a word".to_string(),
+                        Some("replace non-breaking spaces with ordinary spaces".into()),
+                    );
+                }
+            }
             let trimmed = stripped.trim_matches(is_space);
             i += 1;
             if trimmed.is_empty() {
@@ -731,7 +748,6 @@ impl<'a> Reader<'a> {
         let mut rest_start: Option<usize> = None;
         let mut byte = 0usize;
         let mut segment_first_end: Option<usize> = None;
-        let mut saw_nbsp = false;
         let flush_line = |this: &mut Self, words: &mut Vec<Word>, rest: Option<String>| {
             if !words.is_empty() {
                 this.lines.push(Line {
@@ -754,9 +770,6 @@ impl<'a> Reader<'a> {
                 }
                 byte += clen;
                 continue;
-            }
-            if c == '\u{a0}' {
-                saw_nbsp = true;
             }
             if is_space(c) {
                 if in_word {
@@ -850,21 +863,6 @@ impl<'a> Reader<'a> {
             if words.len() == 1 {
                 segment_first_end = Some(byte);
             }
-        }
-        if saw_nbsp && !self.warned_nbsp {
-            self.warned_nbsp = true;
-            sink.push(
-                Severity::Warning,
-                "nbsp",
-                Some(Span {
-                    file,
-                    line: lineno,
-                    col: 1,
-                }),
-                None,
-                "non-breaking space (U+00A0) used as white space; keepalived reads it as part of a word".to_string(),
-                Some("replace non-breaking spaces with ordinary spaces".into()),
-            );
         }
         segments_rest = self.rest_for(&words, text, segment_first_end, rest_start, byte);
         flush_line(self, &mut words, segments_rest);

@@ -93,11 +93,19 @@ fn persistence_vs_timeouts(cfg: &Config, sink: &mut Sink) {
                 "persistence_timeout {p} s is shorter than the connection timeouts: a client stays on its real server while any of its connection entries lives — {}; a template that expires while it still controls entries is re-armed for {TEMPLATE_REARM_SECS} s, so a client can stay on the same real server for up to {worst} s after its last packet, not {p} s",
                 parts.join("; ")
             ),
-            Some(format!(
-                "set persistence_timeout to at least the connection timeouts, or lower them with 'lvs_timeouts tcp {p} tcpfin {} udp {}' in global_defs",
-                fin.min(p),
-                udp.min(p)
-            )),
+            Some({
+                let mut t = Vec::new();
+                if tcp_like {
+                    t.push(format!("tcp {} tcpfin {}", tcp.min(p), fin.min(p)));
+                }
+                if udp_like {
+                    t.push(format!("udp {}", udp.min(p)));
+                }
+                format!(
+                    "set persistence_timeout to at least the connection timeouts, or lower them with 'lvs_timeouts {}' in global_defs",
+                    t.join(" ")
+                )
+            }),
         );
     }
 }

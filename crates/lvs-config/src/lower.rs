@@ -395,7 +395,13 @@ impl Lower<'_, '_> {
             self.obsolete_note(n, why);
             return;
         }
-        let hint = suggest(&kw).map(|s| format!("did you mean '{s}'?"));
+        let hint = suggest(&kw).map(|s| {
+            if s == kw {
+                format!("'{s}' is a keepalived keyword, but not in {ctx}: check the block it is in")
+            } else {
+                format!("did you mean '{s}'?")
+            }
+        });
         if n.block.is_some() {
             let lost = self.lost.get(&n.line_idx).cloned().unwrap_or_default();
             let msg = if lost.closes.is_empty() {

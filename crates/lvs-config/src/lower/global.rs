@@ -260,7 +260,7 @@ impl Lower<'_, '_> {
     }
 
     fn lvs_timeouts(&mut self, n: &Node) -> Option<LvsTimeouts> {
-        self.no_block(n);
+        self.arg1(n)?;
         let mut t = LvsTimeouts {
             span: n.span,
             ..Default::default()
