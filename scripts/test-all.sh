@@ -30,7 +30,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 # 3. Unit, property, golden and network-namespace tests (root: netns tests run).
 step "cargo test --workspace"
-cargo test --workspace --release
+cargo test --workspace
 
 # 4. Real-kernel tests in a throwaway VM (Debian kernel with ip_vs, under qemu).
 if [ -x tests/vm/run.sh ]; then
@@ -40,6 +40,7 @@ fi
 
 # 5. The demo, as CI runs it.
 step "lvsd lab --no-tui"
-target/release/lvsd lab --no-tui
+cargo build -p lvsd
+target/debug/lvsd lab --no-tui
 
 step "all tests passed"
