@@ -448,6 +448,32 @@ impl PacketSocket {
     }
 }
 
+/// Waits up to `timeout_ms` (-1: forever) until at least one of `socks` has
+/// a ready block. Returns true when one has.
+pub fn wait_any(socks: &[PacketSocket], timeout_ms: i32) -> io::Result<bool> {
+    if socks.iter().any(|s| s.block_ready(s.next_block)) {
+        return Ok(true);
+    }
+    let mut pfds: Vec<libc::pollfd> = socks
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.fd.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLERR,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: pfds is a valid array of pollfd of the given length.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(socks.iter().any(|s| s.block_ready(s.next_block)))
+}
+
 impl AsRawFd for PacketSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
