@@ -58,7 +58,13 @@ trap cleanup EXIT
 P="$work/payload"
 mkdir -p "$P/payload" "$P/usr/local/bin"
 cp "$script" "$P/payload/script.sh"
-for b in "${bins[@]+"${bins[@]}"}"; do cp -L "$b" "$P/usr/local/bin/"; done
+for b in "${bins[@]+"${bins[@]}"}"; do
+  cp -L "$b" "$P/usr/local/bin/"
+  # Its shared libraries too (the base image has Debian 12's glibc; this adds e.g. libgcc_s).
+  ldd "$b" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\//{print $3} $1 ~ /^\//{print $1}' | while read -r lib; do
+    mkdir -p "$P$(dirname "$lib")"; cp -L "$lib" "$P$lib"
+  done
+done
 for f in "${files[@]+"${files[@]}"}"; do
   src="${f%%:*}" dst="${f#*:}"
   [ "$src" = "$f" ] && dst="/payload/$(basename "$src")"

@@ -108,9 +108,19 @@ hold() {
   rm -f "$R/h-$name"; mkfifo "$R/h-$name"
   /sbin/ip netns exec "$ns" /sbin/nc -s "$src" "$VIP" "$port" < "$R/h-$name" > "$R/h-$name.out" 2>&1 &
   echo $! > "$R/h-$name.pid"
-  # Keep a writer open so nc never sees EOF on its input (fd chosen per name by the caller order).
+  # Keep a writer open so nc never sees EOF on its input.
   sleep 100000 > "$R/h-$name" &
   echo $! > "$R/h-$name.wpid"
+  # Wait (up to 10 s) until the client has one more ESTABLISHED connection from SRC to VIP:PORT.
+  want=$(( $(_estab "$ns" "$src" "$port") + 1 )); i=0
+  while [ "$(_estab "$ns" "$src" "$port")" -lt $want ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+}
+# _estab NS SRC PORT: number of ESTABLISHED TCP sockets SRC:* -> VIP:PORT in namespace NS.
+_hexip() { echo "$1" | awk -F. '{printf "%02X%02X%02X%02X", $4, $3, $2, $1}'; }
+_estab() {
+  nsenter --net=/run/netns/"$1" cat /proc/net/tcp |
+    awk -v l="$(_hexip "$2")" -v r="$(_hexip "$VIP"):$(printf %04X "$3")" \
+      'substr($2, 1, 8) == l && $3 == r && $4 == "01" {n++} END {print n + 0}'
 }
 send() {
   name=$1; shift
@@ -124,8 +134,9 @@ release() {
 
 udp() {
   ns=$1 src=$2 sport=$3 port=${4:-53}
-  echo ping | /sbin/ip netns exec "$ns" /sbin/nc -u -w 1 -q 0 -s "$src" -p "$sport" "$VIP" "$port" >/dev/null 2>&1 &
-  sleep 0.05
+  t=$(now)
+  echo ping | /sbin/ip netns exec "$ns" /sbin/nc -u -w 1 -q 0 -s "$src" -p "$sport" "$VIP" "$port" >/dev/null 2>&1
+  echo "at=$t client=$src:$sport udp" >> $R/requests
 }
 
 # Rewrite "at=<wall clock>" as seconds since the first frame of the pcap (3 decimals).
