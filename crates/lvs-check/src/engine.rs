@@ -337,6 +337,11 @@ impl Engine {
         e
     }
 
+    /// The checker keyword of a probe (for metrics labels).
+    pub fn probe_kind(&self, id: ProbeId) -> Option<&'static str> {
+        self.probes.get(&id).map(|p| p.spec.kind.keyword())
+    }
+
     /// Number of distinct probes (after deduplication).
     pub fn probe_count(&self) -> usize {
         self.probes.len()

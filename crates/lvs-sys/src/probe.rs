@@ -1,1 +1,307 @@
-//! (probe: being built)
+//! Probe executors: run the health checks that `lvs-check` schedules, on tokio.
+//!
+//! [`Executor::spawn`] runs one probe in its own task under a global concurrency bound (a
+//! semaphore) and sends `(RunId, ProbeResult)` back on a channel. Every probe is bounded as a
+//! whole by its `connect_timeout` (or `misc_timeout`), not step by step.
+//!
+//! | checker | what passes |
+//! |---|---|
+//! | TCP_CHECK | the TCP connect completes |
+//! | HTTP_GET / SSL_GET | every `url`: status in `status_code` (2xx), `digest` = MD5(body), `regex` |
+//! | SMTP_CHECK | a `220` greeting, `250` to `HELO` |
+//! | DNS_CHECK | a UDP answer with our id, NOERROR, ≥ 1 record of the asked type |
+//! | UDP_CHECK | no ICMP unreachable; with `require_reply`, a matching reply |
+//! | PING_CHECK | an ICMP/ICMPv6 echo reply |
+//! | MISC_CHECK | exit 0 (or 2..255 with `misc_dynamic`: weight = exit − 2) |
+//! | FILE_CHECK | the file's number, per [`lvs_check::FileSpec::evaluate`] |
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lvs_check::{ProbeKind, ProbeResult, ProbeSpec, RunId, Target, UdpSpec};
+use socket2::SockRef;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, Semaphore};
+
+mod dns;
+pub mod http;
+mod icmp;
+mod misc;
+
+pub use http::{fetch, HttpResponse};
+
+/// Errors of a probe step (reported as the failure detail).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Socket error.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The whole probe exceeded its timeout.
+    #[error("timeout after {0:.1?}")]
+    Timeout(Duration),
+    /// The peer answered, but not as required.
+    #[error("{0}")]
+    Protocol(String),
+    /// TLS setup failed.
+    #[error("tls: {0}")]
+    Tls(String),
+}
+
+/// Runs probes with bounded concurrency.
+#[derive(Clone)]
+pub struct Executor {
+    permits: Arc<Semaphore>,
+    tls: Arc<http::TlsConfigs>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("available", &self.permits.available_permits())
+            .finish()
+    }
+}
+
+impl Executor {
+    /// An executor running at most `max_concurrent` probes at once.
+    pub fn new(max_concurrent: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            tls: Arc::new(http::TlsConfigs::new()),
+        }
+    }
+
+    /// Spawns one run; its result is sent on `done` (the latency excludes queueing).
+    pub fn spawn(
+        &self,
+        run: RunId,
+        spec: Arc<ProbeSpec>,
+        done: mpsc::UnboundedSender<(RunId, ProbeResult)>,
+    ) {
+        let permits = self.permits.clone();
+        let tls = self.tls.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let res = run_with(&spec, &tls).await;
+            let _ = done.send((run, res));
+        });
+    }
+
+    /// Runs one probe now (no concurrency bound).
+    pub async fn run(&self, spec: &ProbeSpec) -> ProbeResult {
+        run_with(spec, &self.tls).await
+    }
+}
+
+async fn run_with(spec: &ProbeSpec, tls: &http::TlsConfigs) -> ProbeResult {
+    let start = Instant::now();
+    let limit = match &spec.kind {
+        ProbeKind::MiscCheck(m) => m.timeout,
+        // UDP waits connect_timeout for a reply itself; allow for the send.
+        ProbeKind::UdpCheck(_) => spec.connect_timeout + Duration::from_millis(500),
+        _ => spec.connect_timeout,
+    };
+    let res = match tokio::time::timeout(limit, run_kind(spec, tls)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout(limit)),
+    };
+    let latency = start.elapsed();
+    match res {
+        Ok((detail, weight)) => ProbeResult {
+            ok: true,
+            weight,
+            detail,
+            latency,
+        },
+        Err(e) => ProbeResult {
+            ok: false,
+            weight: None,
+            detail: e.to_string(),
+            latency,
+        },
+    }
+}
+
+type Outcome = Result<(String, Option<u32>), Error>;
+
+async fn run_kind(spec: &ProbeSpec, tls: &http::TlsConfigs) -> Outcome {
+    let t = &spec.target;
+    match &spec.kind {
+        ProbeKind::TcpCheck => {
+            let s = connect_tcp(t).await?;
+            drop(s);
+            Ok(("connected".into(), None))
+        }
+        ProbeKind::HttpGet(h) => http::check(t, h, tls).await.map(|d| (d, None)),
+        ProbeKind::SmtpCheck { helo_name } => smtp(t, helo_name).await.map(|d| (d, None)),
+        ProbeKind::DnsCheck { qtype, name } => dns::check(t, *qtype, name, spec.connect_timeout)
+            .await
+            .map(|d| (d, None)),
+        ProbeKind::UdpCheck(u) => udp(t, u, spec.connect_timeout).await.map(|d| (d, None)),
+        ProbeKind::PingCheck => icmp::ping(t).await.map(|d| (d, None)),
+        ProbeKind::MiscCheck(m) => misc::run(m).await,
+        ProbeKind::FileCheck(f) => {
+            let text = tokio::fs::read_to_string(&f.path)
+                .await
+                .map_err(|e| Error::Protocol(format!("{}: {e}", f.path.display())))?;
+            let value: i64 = text
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .parse()
+                .map_err(|_| {
+                    Error::Protocol(format!(
+                        "{}: not a number: {:?}",
+                        f.path.display(),
+                        text.trim()
+                    ))
+                })?;
+            match f.evaluate(value) {
+                (true, w) => Ok((format!("value {value}"), w)),
+                (false, _) => Err(Error::Protocol(format!("value {value}"))),
+            }
+        }
+    }
+}
+
+fn unspecified(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// Connects a TCP socket honouring `bindto`, `bind_port`, `bind_if` and `fwmark`.
+pub async fn connect_tcp(t: &Target) -> io::Result<TcpStream> {
+    let addr = SocketAddr::new(t.connect_ip, t.connect_port);
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    {
+        let r = SockRef::from(&sock);
+        if let Some(m) = t.fwmark {
+            r.set_mark(m)?;
+        }
+        if let Some(dev) = &t.bind_if {
+            r.bind_device(Some(dev.as_bytes()))?;
+        }
+    }
+    if t.bindto.is_some() || t.bind_port.is_some() {
+        sock.set_reuseaddr(true)?;
+        sock.bind(SocketAddr::new(
+            t.bindto.unwrap_or_else(|| unspecified(t.connect_ip)),
+            t.bind_port.unwrap_or(0),
+        ))?;
+    }
+    sock.connect(addr).await
+}
+
+/// A UDP socket bound per `bindto`/`bind_port`/`bind_if`/`fwmark` and connected to the target.
+pub(crate) async fn connect_udp(t: &Target) -> io::Result<UdpSocket> {
+    let local = SocketAddr::new(
+        t.bindto.unwrap_or_else(|| unspecified(t.connect_ip)),
+        t.bind_port.unwrap_or(0),
+    );
+    let sock = UdpSocket::bind(local).await?;
+    {
+        let r = SockRef::from(&sock);
+        if let Some(m) = t.fwmark {
+            r.set_mark(m)?;
+        }
+        if let Some(dev) = &t.bind_if {
+            r.bind_device(Some(dev.as_bytes()))?;
+        }
+    }
+    sock.connect(SocketAddr::new(t.connect_ip, t.connect_port))
+        .await?;
+    Ok(sock)
+}
+
+async fn smtp(t: &Target, helo: &str) -> Result<String, Error> {
+    let stream = connect_tcp(t).await?;
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let banner = smtp_reply(&mut r).await?;
+    if banner.0 != 220 {
+        return Err(Error::Protocol(format!(
+            "SMTP greeting {}: {}",
+            banner.0, banner.1
+        )));
+    }
+    w.write_all(format!("HELO {helo}\r\n").as_bytes()).await?;
+    let reply = smtp_reply(&mut r).await?;
+    if reply.0 != 250 {
+        return Err(Error::Protocol(format!(
+            "SMTP HELO answered {}: {}",
+            reply.0, reply.1
+        )));
+    }
+    let _ = w.write_all(b"QUIT\r\n").await;
+    Ok(format!("220 {}", banner.1))
+}
+
+/// Reads one (possibly multi-line `NNN-`) SMTP reply.
+async fn smtp_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<(u16, String), Error> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).await? == 0 {
+            return Err(Error::Protocol("SMTP connection closed".into()));
+        }
+        if line.len() > 1024 {
+            return Err(Error::Protocol("SMTP line too long".into()));
+        }
+        let l = line.trim_end();
+        let code: u16 = l
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| Error::Protocol(format!("bad SMTP reply {l:?}")))?;
+        if l.as_bytes().get(3) != Some(&b'-') {
+            return Ok((code, l.get(4..).unwrap_or("").to_owned()));
+        }
+    }
+}
+
+async fn udp(t: &Target, u: &UdpSpec, wait: Duration) -> Result<String, Error> {
+    let sock = connect_udp(t).await?;
+    sock.send(&u.payload).await?;
+    let mut buf = vec![0u8; u.max_reply_length.max(u.min_reply_length).max(1) + 1];
+    match tokio::time::timeout(wait, sock.recv(&mut buf)).await {
+        Err(_) if u.require_reply.is_some() => Err(Error::Protocol("no reply".into())),
+        Err(_) => Ok("no reply, no ICMP unreachable".into()),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Err(Error::Protocol("ICMP port unreachable".into()))
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Ok(Ok(n)) => {
+            let reply = &buf[..n];
+            if u.require_reply.is_none() {
+                return Ok(format!("{n}-byte reply"));
+            }
+            if n < u.min_reply_length || n > u.max_reply_length {
+                return Err(Error::Protocol(format!(
+                    "reply length {n} outside [{}, {}]",
+                    u.min_reply_length, u.max_reply_length
+                )));
+            }
+            if let Some(pat) = &u.require_reply {
+                let ok = pat.len() <= n
+                    && pat
+                        .iter()
+                        .zip(reply)
+                        .all(|(p, b)| p.is_none_or(|p| p == *b));
+                if !ok {
+                    return Err(Error::Protocol("reply does not match require_reply".into()));
+                }
+            }
+            Ok(format!("{n}-byte reply matches"))
+        }
+    }
+}

@@ -1,5 +1,1212 @@
-//! The director daemon's async plumbing (being built).
+//! The director daemon's async plumbing (`lvsd run`).
+//!
+//! ```text
+//!            SIGHUP / SIGTERM / SIGINT          control socket (JSON lines)
+//!                       │                                │ status / reload / explain
+//!                       ▼                                ▼
+//!   ┌──────────────────────────── main loop (one task) ─────────────────────────┐
+//!   │  lvs_config::load ──► checkers::engine_config ──► lvs_check::Engine        │
+//!   │     ▲ reload: parse + validate first, keep the old config on error         │
+//!   │  sleep_until(engine.poll_timeout()) ─► handle_timeout                      │
+//!   │  probe results (mpsc) ───────────────► handle_result                      │
+//!   │  engine actions: StartProbe ─► lvs_sys::probe::Executor (bounded, tokio)   │
+//!   │                  SetWeight  ─► Dataplane (kernel IPVS / builtin / none)    │
+//!   │                  Notify     ─► scripts (no shell)                          │
+//!   └───────────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Architecture Invariant: this module reads the clock and does I/O; every decision is made by
+//! the engines (`lvs-check`, `lvs-vrrp`, `lvs-ipvs`). A data-plane failure is logged, counted and
+//! retried; it never stops the loop.
 
 pub(crate) mod checkers;
 pub(crate) mod dataplane;
+
 pub(crate) mod vrrp;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use lvs_check::{Action, Engine, NotifyEvent};
+use lvs_sys::probe::Executor;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+/// Where `lvsd run` / `lvsd status` meet by default.
+pub(crate) const DEFAULT_CONTROL_SOCKET: &str = "/run/lvsd/lvsd.sock";
+
+/// `--dataplane`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DataplaneMode {
+    /// Kernel IPVS over generic netlink.
+    Kernel,
+    /// lvsd's own forwarding (for hosts without ip_vs).
+    Builtin,
+    /// Compute weights, program nothing.
+    None,
+    /// Kernel when ip_vs is available, else builtin.
+    Auto,
+}
+
+/// Daemon options (from `lvsd run`'s flags).
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) config: PathBuf,
+    pub(crate) checkers_only: bool,
+    pub(crate) vrrp_only: bool,
+    pub(crate) dataplane: DataplaneMode,
+    pub(crate) control_socket: PathBuf,
+    pub(crate) metrics: Option<SocketAddr>,
+    pub(crate) pidfile: Option<PathBuf>,
+    pub(crate) keep_ipvs_on_stop: bool,
+    pub(crate) max_concurrent_probes: usize,
+    pub(crate) seed: Option<u64>,
+}
+
+/// A request from the control socket, answered by the main loop.
+enum Control {
+    Status(oneshot::Sender<Value>),
+    Reload(oneshot::Sender<Result<String, String>>),
+    Explain(String, oneshot::Sender<Result<Value, String>>),
+}
+
+/// Loads and validates a configuration; errors come back with file:line:col.
+pub(crate) fn load_config(path: &Path) -> Result<lvs_config::Loaded, String> {
+    let loaded = lvs_config::load(&lvs_config::FsSource, path).map_err(|e| e.to_string())?;
+    let errors: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == lvs_config::Severity::Error)
+        .map(|d| {
+            format!(
+                "{}:{}:{}: {}",
+                d.file.as_deref().unwrap_or("?"),
+                d.line,
+                d.col,
+                d.message
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+/// Sends a state line to systemd (`sd_notify`), if `NOTIFY_SOCKET` is set.
+pub(crate) fn sd_notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = path.as_encoded_bytes();
+    let res = if let Some(abs) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abs)
+            .and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
+    } else {
+        sock.send_to(state.as_bytes(), Path::new(&path))
+    };
+    if let Err(e) = res {
+        debug!(error = %e, "sd_notify failed");
+    }
+}
+
+struct PidFile(Option<PathBuf>);
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+struct Daemon {
+    opts: Options,
+    loaded: lvs_config::Loaded,
+    engine: Engine,
+    exec: Executor,
+    results_tx: mpsc::UnboundedSender<(lvs_check::RunId, lvs_check::ProbeResult)>,
+    started: Instant,
+    reloads_ok: u64,
+    reloads_failed: u64,
+    last_reload_error: Option<String>,
+    metrics: Arc<metrics::Metrics>,
+    dataplane: plane::Plane,
+    stalls: u64,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
+    let loaded =
+        load_config(&opts.config).map_err(|e| anyhow::anyhow!("configuration refused:\n{e}"))?;
+    for d in loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == lvs_config::Severity::Warning)
+    {
+        warn!(
+            file = d.file.as_deref().unwrap_or("?"),
+            line = d.line,
+            "{}",
+            d.message
+        );
+    }
+    let _pid = match &opts.pidfile {
+        Some(p) => {
+            std::fs::write(p, format!("{}\n", std::process::id()))
+                .with_context(|| format!("pid file {}", p.display()))?;
+            PidFile(Some(p.clone()))
+        }
+        None => PidFile(None),
+    };
+    let listener = bind_control(&opts.control_socket)?;
+    let _sock_guard = PidFile(Some(opts.control_socket.clone()));
+    let metrics = Arc::new(metrics::Metrics::new());
+    if let Some(addr) = opts.metrics {
+        metrics::serve(addr, metrics.clone())
+            .await
+            .with_context(|| format!("metrics on {addr}"))?;
+        info!(%addr, "metrics listening");
+    }
+    let seed = opts.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id())
+    });
+    let now = Instant::now();
+    let engine_cfg = if opts.vrrp_only {
+        Default::default()
+    } else {
+        checkers::engine_config(&loaded.config)
+    };
+    let engine = Engine::new(engine_cfg, seed, now);
+    let (results_tx, mut results_rx) = mpsc::unbounded_channel();
+    let dataplane = plane::Plane::open(opts.dataplane, &loaded.config);
+    let mut d = Daemon {
+        exec: Executor::new(opts.max_concurrent_probes),
+        opts,
+        loaded,
+        engine,
+        results_tx,
+        started: now,
+        reloads_ok: 0,
+        reloads_failed: 0,
+        last_reload_error: None,
+        metrics,
+        dataplane,
+        stalls: 0,
+    };
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<Control>(16);
+    tokio::spawn(accept_loop(listener, ctl_tx));
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    info!(
+        config = %d.opts.config.display(),
+        probes = d.engine.probe_count(),
+        dataplane = d.dataplane.name(),
+        control = %d.opts.control_socket.display(),
+        "lvsd started"
+    );
+    d.check_vips();
+    d.drain_actions();
+    sd_notify("READY=1\nSTATUS=running");
+    let mut watchdog = tokio::time::interval(Duration::from_secs(5));
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let deadline = d.engine.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => {
+                d.engine.handle_timeout(Instant::now());
+            }
+            Some((run, res)) = results_rx.recv() => {
+                d.metrics.observe_probe(d.engine.probe_kind(run.probe), &res);
+                d.engine.handle_result(Instant::now(), run, res);
+                // Drain whatever else finished meanwhile before acting.
+                while let Ok((run, res)) = results_rx.try_recv() {
+                    d.metrics.observe_probe(d.engine.probe_kind(run.probe), &res);
+                    d.engine.handle_result(Instant::now(), run, res);
+                }
+            }
+            Some(req) = ctl_rx.recv() => d.control(req),
+            _ = hup.recv() => { let _ = d.reload("SIGHUP"); }
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = watchdog.tick() => d.watchdog(),
+        }
+        d.drain_actions();
+        d.dataplane.flush();
+    }
+    sd_notify("STOPPING=1");
+    d.engine.shutdown();
+    d.drain_actions();
+    d.dataplane.stop(d.opts.keep_ipvs_on_stop);
+    info!("lvsd stopped");
+    Ok(())
+}
+
+fn bind_control(path: &Path) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("control socket directory {}", dir.display()))?;
+    }
+    if path.exists() {
+        // A live daemon answers; a stale socket from a crash does not.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!("another lvsd is listening on {}", path.display());
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    let l =
+        UnixListener::bind(path).with_context(|| format!("control socket {}", path.display()))?;
+    // Root-only by default.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+async fn accept_loop(listener: UnixListener, tx: mpsc::Sender<Control>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = serve_client(stream, tx).await {
+                        debug!(error = %e, "control client");
+                    }
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "control socket accept");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One JSON request per line, one JSON reply per line:
+/// `{"cmd":"status"}`, `{"cmd":"reload"}`, `{"cmd":"explain","client":"IP"}`.
+async fn serve_client(stream: UnixStream, tx: mpsc::Sender<Control>) -> anyhow::Result<()> {
+    let (r, mut w) = stream.into_split();
+    let mut lines = BufReader::new(r).lines();
+    while let Some(line) = lines.next_line().await? {
+        let reply = match serde_json::from_str::<Value>(&line) {
+            Err(e) => json!({"ok": false, "error": format!("bad request: {e}")}),
+            Ok(req) => match req.get("cmd").and_then(Value::as_str) {
+                Some("status") => {
+                    let (otx, orx) = oneshot::channel();
+                    tx.send(Control::Status(otx)).await?;
+                    json!({"ok": true, "status": orx.await?})
+                }
+                Some("reload") => {
+                    let (otx, orx) = oneshot::channel();
+                    tx.send(Control::Reload(otx)).await?;
+                    match orx.await? {
+                        Ok(m) => json!({"ok": true, "message": m}),
+                        Err(e) => json!({"ok": false, "error": e}),
+                    }
+                }
+                Some("explain") => {
+                    let client = req
+                        .get("client")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    let (otx, orx) = oneshot::channel();
+                    tx.send(Control::Explain(client, otx)).await?;
+                    match orx.await? {
+                        Ok(v) => json!({"ok": true, "explain": v}),
+                        Err(e) => json!({"ok": false, "error": e}),
+                    }
+                }
+                other => json!({"ok": false, "error": format!("unknown cmd {other:?}")}),
+            },
+        };
+        let mut out = serde_json::to_vec(&reply)?;
+        out.push(b'\n');
+        w.write_all(&out).await?;
+    }
+    Ok(())
+}
+
+impl Daemon {
+    fn drain_actions(&mut self) {
+        while let Some(a) = self.engine.poll_action() {
+            match a {
+                Action::StartProbe { run, spec } => {
+                    self.exec.spawn(run, spec, self.results_tx.clone())
+                }
+                Action::SetWeight {
+                    vs,
+                    dest,
+                    weight,
+                    sorry,
+                } => {
+                    info!(vs = %vs, rs = %dest, weight = ?weight, sorry, "real server weight");
+                    self.metrics.set_weight(&vs, dest, weight);
+                    self.dataplane.set_weight(&vs, dest, weight);
+                }
+                Action::CheckerChanged {
+                    spec,
+                    up,
+                    detail,
+                    failures,
+                    ..
+                } => {
+                    if up {
+                        info!(checker = %spec, "check succeeded: up");
+                    } else {
+                        warn!(checker = %spec, failures, reason = %detail, "check failed: down");
+                    }
+                }
+                Action::Notify {
+                    event,
+                    vs,
+                    dest,
+                    script,
+                } => {
+                    let what = match (event, dest) {
+                        (NotifyEvent::RsUp, Some(d)) => format!("RS {d} {vs} UP"),
+                        (NotifyEvent::RsDown, Some(d)) => format!("RS {d} {vs} DOWN"),
+                        (NotifyEvent::QuorumUp, _) => format!("VS {vs} quorum UP"),
+                        (NotifyEvent::QuorumDown, _) => format!("VS {vs} quorum DOWN"),
+                        _ => format!("{event:?} {vs}"),
+                    };
+                    info!(event = %what, "notify");
+                    if let Some(argv) = script {
+                        checkers::run_script(&argv, &what);
+                    }
+                }
+                Action::Stalled { spec, after, .. } => {
+                    self.stalls += 1;
+                    self.metrics.stall();
+                    error!(checker = %spec, waited_s = after.as_secs_f64(), "checker stalled: no result, counted as a failure");
+                }
+            }
+        }
+    }
+
+    /// `ha_suspend`: a VIP is present when we can bind to it (no netlink needed).
+    fn check_vips(&mut self) {
+        for ip in checkers::ha_suspend_addrs(&self.loaded.config) {
+            let present = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok();
+            self.engine.set_vip_present(ip, present);
+        }
+    }
+
+    fn watchdog(&mut self) {
+        self.check_vips();
+        let overdue = self.engine.overdue(Instant::now(), Duration::from_secs(5));
+        if overdue > 0 {
+            warn!(
+                overdue,
+                "checker scheduler: probes overdue (executor saturated or stuck)"
+            );
+        }
+        self.dataplane.retry();
+    }
+
+    fn reload(&mut self, why: &str) -> Result<String, String> {
+        sd_notify("RELOADING=1");
+        info!(trigger = why, config = %self.opts.config.display(), "reloading");
+        let res = match load_config(&self.opts.config) {
+            Err(e) => {
+                for line in e.lines() {
+                    error!("reload refused: {line}");
+                }
+                self.reloads_failed += 1;
+                self.last_reload_error = Some(e.clone());
+                self.metrics.reload(false);
+                Err(format!(
+                    "configuration refused, still running the previous one:\n{e}"
+                ))
+            }
+            Ok(loaded) => {
+                let cfg = if self.opts.vrrp_only {
+                    Default::default()
+                } else {
+                    checkers::engine_config(&loaded.config)
+                };
+                self.engine.reconfigure(Instant::now(), cfg);
+                self.dataplane.reconfigure(&loaded.config);
+                self.loaded = loaded;
+                self.reloads_ok += 1;
+                self.last_reload_error = None;
+                self.metrics.reload(true);
+                info!(probes = self.engine.probe_count(), "reload applied");
+                Ok(format!("reloaded {}", self.opts.config.display()))
+            }
+        };
+        sd_notify("READY=1");
+        res
+    }
+
+    fn control(&mut self, req: Control) {
+        match req {
+            Control::Status(tx) => {
+                let _ = tx.send(self.status());
+            }
+            Control::Reload(tx) => {
+                let r = self.reload("control socket");
+                self.drain_actions();
+                let _ = tx.send(r);
+            }
+            Control::Explain(client, tx) => {
+                let _ = tx.send(self.dataplane.explain(&client));
+            }
+        }
+    }
+
+    fn status(&self) -> Value {
+        let now = Instant::now();
+        let vss: Vec<Value> = self
+            .engine
+            .status(now)
+            .into_iter()
+            .map(|vs| {
+                let mut v = checkers::vs_fields(&vs.key);
+                let rss: Vec<Value> = vs
+                    .real_servers
+                    .iter()
+                    .map(|rs| {
+                        json!({
+                            "address": rs.dest.ip().to_string(),
+                            "port": rs.dest.port(),
+                            "alive": rs.alive,
+                            "weight": rs.weight.unwrap_or(0),
+                            "in_service": rs.weight.is_some(),
+                            "configured_weight": rs.configured_weight,
+                            "inhibit_on_failure": rs.inhibit_on_failure,
+                            "checkers": rs.checkers.iter().map(|c| json!({
+                                "type": c.kind,
+                                "target": c.target,
+                                "up": c.up,
+                                "has_run": c.has_run,
+                                "last_result": c.last_detail,
+                                "last_run_ago_s": c.last_run_ago,
+                                "runs": c.stats.runs,
+                                "failures": c.stats.failures,
+                                "stalls": c.stats.stalls,
+                                "latency_ms": c.stats.last_latency.as_secs_f64() * 1000.0,
+                                "shared_by": c.shared_by,
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                let o = v.as_object_mut().expect("object");
+                o.insert("quorum_up".into(), json!(vs.quorum_up));
+                o.insert("quorum".into(), json!(vs.quorum));
+                o.insert("hysteresis".into(), json!(vs.hysteresis));
+                o.insert("alive_weight".into(), json!(vs.alive_weight));
+                o.insert("suspended".into(), json!(vs.suspended));
+                o.insert(
+                    "sorry_server".into(),
+                    match vs.sorry_server {
+                        Some((a, w)) => json!({"address": a.ip().to_string(), "port": a.port(), "weight": w.unwrap_or(0), "in_service": w.is_some()}),
+                        None => Value::Null,
+                    },
+                );
+                o.insert("real_servers".into(), Value::Array(rss));
+                v
+            })
+            .collect();
+        let vrrp: Vec<Value> = Vec::new();
+        let mut reload = BTreeMap::new();
+        reload.insert("ok", json!(self.reloads_ok));
+        reload.insert("failed", json!(self.reloads_failed));
+        reload.insert("last_error", json!(self.last_reload_error));
+        json!({
+            "schema": 1,
+            "pid": std::process::id(),
+            "uptime_s": now.duration_since(self.started).as_secs_f64(),
+            "config": self.opts.config.display().to_string(),
+            "config_files": self.loaded.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "mode": if self.opts.checkers_only { "checkers" } else if self.opts.vrrp_only { "vrrp" } else { "full" },
+            "dataplane": self.dataplane.status(),
+            "reloads": reload,
+            "checker": {
+                "probes": self.engine.probe_count(),
+                "stalls": self.stalls,
+                "overdue": self.engine.overdue(now, Duration::from_secs(5)),
+            },
+            "virtual_servers": vss,
+            "vrrp_instances": vrrp,
+        })
+    }
+}
+
+/// Data-plane selection and the weight sink (`--dataplane`).
+///
+/// The checker engine is the authority on which destinations are in a service and at which
+/// weight; the rest of each service (scheduler, persistence, forwarding, thresholds, sync
+/// daemons, timeouts) comes from the configuration through `lower_ipvs_admin`. The result is
+/// reconciled against the backend with `lvs_ipvs::reconcile` (adopt what matches, edit in
+/// place, remove only what lvsd owns). As keepalived's checker process does, services are
+/// programmed on MASTER and BACKUP alike; VRRP moves only the VIPs.
+pub(crate) mod plane {
+    use std::collections::BTreeMap;
+    use std::net::{IpAddr, SocketAddr};
+    use std::path::PathBuf;
+
+    use lvs_check::VsKey;
+    use lvs_config::{Config, VsAddress, VsgEntry};
+    use lvs_ipvs::admin::{Dest, FwdMethod, IpvsBackend, ServiceKey};
+    use lvs_ipvs::reconcile::{self, Desired, Ownership};
+    use serde_json::{json, Value};
+    use tracing::{info, warn};
+
+    use super::checkers::vs_key;
+    use super::DataplaneMode;
+
+    /// Where lvsd remembers which kernel IPVS entries it created (shared with `lvsd ipvs apply`).
+    const STATE_FILE: &str = "/run/lvsd/ipvs-state.json";
+
+    pub(crate) type Published = BTreeMap<(VsKey, SocketAddr), u32>;
+
+    enum Backend {
+        None,
+        Ipvs {
+            backend: Option<Box<dyn IpvsBackend + Send>>,
+            open: fn() -> Result<Box<dyn IpvsBackend + Send>, String>,
+            state: Option<PathBuf>,
+        },
+    }
+
+    /// What the checkers' weights are applied to.
+    pub(crate) struct Plane {
+        mode: &'static str,
+        backend: Backend,
+        conf: Config,
+        weights: Published,
+        owned: Ownership,
+        dirty: bool,
+        failures: u64,
+        last_error: Option<String>,
+        ops_applied: u64,
+        note: Option<String>,
+    }
+
+    fn open_kernel() -> Result<Box<dyn IpvsBackend + Send>, String> {
+        lvs_sys::ipvs::KernelIpvs::open()
+            .map(|k| Box::new(k) as Box<dyn IpvsBackend + Send>)
+            .map_err(|e| e.to_string())
+    }
+
+    fn ip_vs_available() -> bool {
+        std::path::Path::new("/proc/net/ip_vs").exists()
+            || lvs_sys::ipvs::KernelIpvs::open().is_ok()
+    }
+
+    impl Plane {
+        pub(crate) fn open(mode: DataplaneMode, conf: &Config) -> Self {
+            let mut note = None;
+            let (name, backend) = match mode {
+                DataplaneMode::None => ("none", Backend::None),
+                DataplaneMode::Kernel => (
+                    "kernel",
+                    Backend::Ipvs {
+                        backend: None,
+                        open: open_kernel,
+                        state: Some(STATE_FILE.into()),
+                    },
+                ),
+                DataplaneMode::Auto if ip_vs_available() => (
+                    "kernel",
+                    Backend::Ipvs {
+                        backend: None,
+                        open: open_kernel,
+                        state: Some(STATE_FILE.into()),
+                    },
+                ),
+                DataplaneMode::Auto | DataplaneMode::Builtin => {
+                    let m = "the built-in data plane is not available in this build: weights are computed only (--dataplane none)".to_owned();
+                    warn!("{m}");
+                    note = Some(m);
+                    ("none", Backend::None)
+                }
+            };
+            let owned = match &backend {
+                Backend::Ipvs { state: Some(p), .. } => std::fs::read(p)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default(),
+                _ => Ownership::default(),
+            };
+            let mut p = Self {
+                mode: name,
+                backend,
+                conf: conf.clone(),
+                weights: Published::new(),
+                owned,
+                dirty: true,
+                failures: 0,
+                last_error: None,
+                ops_applied: 0,
+                note,
+            };
+            p.flush();
+            p
+        }
+
+        /// A plane over any backend (tests: the in-process IPVS model).
+        #[cfg(test)]
+        pub(crate) fn with_backend(conf: &Config, b: Box<dyn IpvsBackend + Send>) -> Self {
+            fn never() -> Result<Box<dyn IpvsBackend + Send>, String> {
+                Err("closed".into())
+            }
+            Self {
+                mode: "model",
+                backend: Backend::Ipvs {
+                    backend: Some(b),
+                    open: never,
+                    state: None,
+                },
+                conf: conf.clone(),
+                weights: Published::new(),
+                owned: Ownership::default(),
+                dirty: true,
+                failures: 0,
+                last_error: None,
+                ops_applied: 0,
+                note: None,
+            }
+        }
+
+        pub(crate) fn name(&self) -> &'static str {
+            self.mode
+        }
+
+        #[cfg(test)]
+        pub(crate) fn backend_mut(&mut self) -> &mut (dyn IpvsBackend + Send) {
+            match &mut self.backend {
+                Backend::Ipvs {
+                    backend: Some(b), ..
+                } => b.as_mut(),
+                _ => panic!("no backend"),
+            }
+        }
+
+        pub(crate) fn set_weight(&mut self, vs: &VsKey, dest: SocketAddr, weight: Option<u32>) {
+            match weight {
+                Some(w) => self.weights.insert((vs.clone(), dest), w),
+                None => self.weights.remove(&(vs.clone(), dest)),
+            };
+            self.dirty = true;
+        }
+
+        pub(crate) fn reconfigure(&mut self, conf: &Config) {
+            self.conf = conf.clone();
+            self.dirty = true;
+        }
+
+        /// Retries a failed apply (called periodically).
+        pub(crate) fn retry(&mut self) {
+            if self.dirty {
+                self.flush();
+            }
+        }
+
+        /// Applies pending changes, if any. Errors are logged and retried later.
+        pub(crate) fn flush(&mut self) {
+            if !self.dirty {
+                return;
+            }
+            let desired = desired(&self.conf, &self.weights);
+            match self.apply(&desired) {
+                Ok(0) => self.dirty = false,
+                Ok(n) => {
+                    self.dirty = false;
+                    info!(ops = n, dataplane = self.mode, "IPVS reconciled");
+                }
+                Err(e) => {
+                    self.failures += 1;
+                    if self.last_error.as_deref() != Some(e.as_str()) {
+                        warn!(dataplane = self.mode, error = %e, "data plane update failed; will retry");
+                    }
+                    self.last_error = Some(e);
+                }
+            }
+        }
+
+        fn apply(&mut self, desired: &Desired) -> Result<usize, String> {
+            let Backend::Ipvs {
+                backend,
+                open,
+                state,
+            } = &mut self.backend
+            else {
+                return Ok(0);
+            };
+            if backend.is_none() {
+                *backend = Some(open()?);
+            }
+            let b = backend.as_mut().expect("opened");
+            let actual = match reconcile::read_actual(b.as_mut()) {
+                Ok(a) => a,
+                Err(e) => {
+                    *backend = None;
+                    return Err(format!("reading IPVS: {e}"));
+                }
+            };
+            let plan = reconcile::plan(desired, &actual, &self.owned);
+            let results = reconcile::execute(b.as_mut(), &plan);
+            self.owned = reconcile::ownership_after(&plan, &self.owned, &results);
+            if let Some(p) = state {
+                if let Some(dir) = p.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                if let Ok(j) = serde_json::to_vec(&self.owned) {
+                    let _ = std::fs::write(&*p, j);
+                }
+            }
+            let errors: Vec<String> = results
+                .iter()
+                .filter_map(|r| r.result.as_ref().err().map(|e| format!("{:?}: {e}", r.op)))
+                .collect();
+            self.ops_applied += results.len() as u64;
+            if errors.is_empty() {
+                self.last_error = None;
+                Ok(results.len())
+            } else {
+                Err(errors.join("; "))
+            }
+        }
+
+        /// Stop: withdraw what lvsd created unless asked to keep it (`-I`).
+        pub(crate) fn stop(&mut self, keep: bool) {
+            if keep || matches!(self.backend, Backend::None) {
+                return;
+            }
+            let empty = Desired::default();
+            if let Err(e) = self.apply(&empty) {
+                warn!(error = %e, "removing IPVS entries at stop");
+            }
+        }
+
+        pub(crate) fn explain(&mut self, client: &str) -> Result<Value, String> {
+            let _: IpAddr = client
+                .parse()
+                .map_err(|_| format!("{client:?} is not an IP address"))?;
+            Err(format!(
+                "explain {client}: the live connection table is not available with --dataplane {}",
+                self.mode
+            ))
+        }
+
+        pub(crate) fn status(&self) -> Value {
+            json!({
+                "mode": self.mode,
+                "destinations": self.weights.len(),
+                "pending": self.dirty,
+                "failures": self.failures,
+                "last_error": self.last_error,
+                "ops_applied": self.ops_applied,
+                "note": self.note,
+            })
+        }
+    }
+
+    fn in_range(ip: IpAddr, first: IpAddr, last: IpAddr) -> bool {
+        match (ip, first, last) {
+            (IpAddr::V4(a), IpAddr::V4(f), IpAddr::V4(l)) => {
+                (u32::from(f)..=u32::from(l)).contains(&u32::from(a))
+            }
+            (IpAddr::V6(a), IpAddr::V6(f), IpAddr::V6(l)) => {
+                (u128::from(f)..=u128::from(l)).contains(&u128::from(a))
+            }
+            _ => false,
+        }
+    }
+
+    /// The configured virtual server an IPVS service comes from.
+    pub(crate) fn vs_key_of(svc: &ServiceKey, conf: &Config) -> Option<VsKey> {
+        for vs in &conf.virtual_servers {
+            let proto_ok = |p: lvs_ipvs::admin::Protocol| {
+                p.name().eq_ignore_ascii_case(&format!("{:?}", vs.protocol))
+            };
+            let hit = match (svc, &vs.address) {
+                (ServiceKey::Addr { proto, addr, port }, VsAddress::Ip { ip, port: p }) => {
+                    ip == addr && p == port && proto_ok(*proto)
+                }
+                (ServiceKey::Fwmark { mark, .. }, VsAddress::Fwmark { fwmark }) => mark == fwmark,
+                (_, VsAddress::Group { group }) => conf
+                    .virtual_server_groups
+                    .iter()
+                    .filter(|g| &g.name == group)
+                    .flat_map(|g| &g.entries)
+                    .any(|e| match (svc, e) {
+                        (
+                            ServiceKey::Addr { proto, addr, port },
+                            VsgEntry::Range {
+                                first,
+                                last,
+                                port: p,
+                                ..
+                            },
+                        ) => in_range(*addr, *first, *last) && p == port && proto_ok(*proto),
+                        (ServiceKey::Fwmark { mark, .. }, VsgEntry::Fwmark { fwmark, .. }) => {
+                            mark == fwmark
+                        }
+                        _ => false,
+                    }),
+                _ => false,
+            };
+            if hit {
+                return Some(vs_key(vs));
+            }
+        }
+        None
+    }
+
+    /// The configuration's IPVS state with the destinations and weights the checkers publish.
+    pub(crate) fn desired(conf: &Config, published: &Published) -> Desired {
+        let (mut d, _notes) = crate::lower_ipvs_admin::desired_from_config(conf);
+        for (svc, dests) in &mut d.services {
+            let Some(k) = vs_key_of(&svc.key, conf) else {
+                continue;
+            };
+            let pubs: Vec<(SocketAddr, u32)> = published
+                .iter()
+                .filter(|((vk, _), _)| vk == &k)
+                .map(|((_, a), w)| (*a, *w))
+                .collect();
+            let template = dests.first().cloned();
+            let mut used = vec![false; pubs.len()];
+            let mut out = Vec::with_capacity(pubs.len());
+            for dest in dests.iter() {
+                if let Some(i) = pubs.iter().position(|(a, _)| {
+                    a.ip() == dest.addr && (a.port() == dest.port || dest.port == 0)
+                }) {
+                    used[i] = true;
+                    let mut nd = dest.clone();
+                    nd.weight = pubs[i].1;
+                    out.push(nd);
+                }
+            }
+            // Published but not among the configured dests: the sorry server.
+            for (i, (a, w)) in pubs.iter().enumerate() {
+                if used[i] {
+                    continue;
+                }
+                let fwd = template.as_ref().map_or(FwdMethod::Masq, |t| t.fwd);
+                let port = if svc.key.fwmark().is_some() && fwd != FwdMethod::Masq {
+                    0
+                } else {
+                    a.port()
+                };
+                let mut nd = template.clone().unwrap_or_else(|| Dest::new(a.ip(), port));
+                nd.addr = a.ip();
+                nd.port = port;
+                nd.weight = *w;
+                out.push(nd);
+            }
+            *dests = out;
+        }
+        d
+    }
+}
+
+/// Prometheus metrics (`--metrics ADDR`), served by hyper at `/metrics`.
+mod metrics {
+    use std::net::SocketAddr;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::service::service_fn;
+    use hyper::{Request, Response, StatusCode};
+    use hyper_util::rt::TokioIo;
+    use lvs_check::{ProbeResult, VsKey};
+    use prometheus_client::encoding::text::encode;
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::metrics::histogram::Histogram;
+    use prometheus_client::registry::Registry;
+    use tracing::debug;
+
+    type Labels = Vec<(String, String)>;
+
+    pub(crate) struct Metrics {
+        registry: Mutex<Registry>,
+        rs_weight: Family<Labels, Gauge>,
+        rs_in_service: Family<Labels, Gauge>,
+        probe_latency: Family<Labels, Histogram>,
+        probe_runs: Family<Labels, Counter>,
+        stalls: Counter<u64, AtomicU64>,
+        reloads: Family<Labels, Counter>,
+    }
+
+    fn latency_histogram() -> Histogram {
+        Histogram::new(
+            [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]
+            .into_iter(),
+        )
+    }
+
+    impl Metrics {
+        pub(crate) fn new() -> Self {
+            let mut r = Registry::with_prefix("lvsd");
+            let rs_weight = Family::<Labels, Gauge>::default();
+            let rs_in_service = Family::<Labels, Gauge>::default();
+            let probe_latency = Family::<Labels, Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
+            let probe_runs = Family::<Labels, Counter>::default();
+            let stalls = Counter::default();
+            let reloads = Family::<Labels, Counter>::default();
+            r.register(
+                "real_server_weight",
+                "Current weight of a real server as published to the data plane",
+                rs_weight.clone(),
+            );
+            r.register(
+                "real_server_in_service",
+                "1 if the real server is in its virtual server (any weight)",
+                rs_in_service.clone(),
+            );
+            r.register(
+                "checker_latency_seconds",
+                "Duration of health-check probes",
+                probe_latency.clone(),
+            );
+            r.register(
+                "checker_runs",
+                "Health-check probe runs by checker type and result",
+                probe_runs.clone(),
+            );
+            r.register(
+                "checker_stalls",
+                "Probe runs that produced no result in time",
+                stalls.clone(),
+            );
+            r.register(
+                "reloads",
+                "Configuration reloads by outcome",
+                reloads.clone(),
+            );
+            Self {
+                registry: Mutex::new(r),
+                rs_weight,
+                rs_in_service,
+                probe_latency,
+                probe_runs,
+                stalls,
+                reloads,
+            }
+        }
+
+        pub(crate) fn set_weight(&self, vs: &VsKey, rs: SocketAddr, w: Option<u32>) {
+            let l = vec![
+                ("vs".to_owned(), vs.to_string()),
+                ("rs".to_owned(), rs.to_string()),
+            ];
+            self.rs_weight
+                .get_or_create(&l)
+                .set(i64::from(w.unwrap_or(0)));
+            self.rs_in_service
+                .get_or_create(&l)
+                .set(i64::from(w.is_some()));
+        }
+
+        pub(crate) fn observe_probe(&self, kind: Option<&'static str>, r: &ProbeResult) {
+            let kind = kind.unwrap_or("unknown").to_owned();
+            self.probe_latency
+                .get_or_create(&vec![("type".to_owned(), kind.clone())])
+                .observe(r.latency.as_secs_f64());
+            let result = if r.ok { "up" } else { "down" };
+            self.probe_runs
+                .get_or_create(&vec![
+                    ("type".to_owned(), kind),
+                    ("result".to_owned(), result.to_owned()),
+                ])
+                .inc();
+        }
+
+        pub(crate) fn stall(&self) {
+            self.stalls.inc();
+        }
+
+        pub(crate) fn reload(&self, ok: bool) {
+            let outcome = if ok { "ok" } else { "refused" };
+            self.reloads
+                .get_or_create(&vec![("outcome".to_owned(), outcome.to_owned())])
+                .inc();
+        }
+
+        pub(crate) fn render(&self) -> String {
+            let mut out = String::new();
+            let r = self.registry.lock().expect("metrics registry");
+            encode(&mut out, &r).expect("encoding into a String cannot fail");
+            out
+        }
+    }
+
+    /// Binds `addr` and serves `/metrics` until the process exits.
+    pub(crate) async fn serve(addr: SocketAddr, m: Arc<Metrics>) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let m = m.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let m = m.clone();
+                        async move {
+                            let resp = if req.uri().path() == "/metrics" {
+                                Response::builder()
+                                    .header("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+                                    .body(Full::new(Bytes::from(m.render())))
+                            } else {
+                                Response::builder()
+                                    .status(StatusCode::NOT_FOUND)
+                                    .body(Full::new(Bytes::from_static(b"not found\n")))
+                            };
+                            Ok::<_, hyper::http::Error>(resp.expect("static response"))
+                        }
+                    });
+                    if let Err(e) = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await
+                    {
+                        debug!(error = %e, "metrics connection");
+                    }
+                });
+            }
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use lvs_check::{Action, Engine};
+    use lvs_ipvs::admin::ServiceKey;
+
+    use super::checkers::engine_config;
+    use super::plane::Plane;
+
+    const CONF: &str = "
+virtual_server 192.0.2.1 80 {
+  delay_loop 5
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  sorry_server 10.0.0.99 80
+  real_server 10.0.0.1 80 {
+    weight 3
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+  real_server 10.0.0.2 80 {
+    weight 4
+    inhibit_on_failure
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+";
+
+    /// Drives the engine's weights into the in-process IPVS model through the same plane code
+    /// the kernel uses, and reads the result back from the backend.
+    #[test]
+    fn weights_reach_the_ipvs_backend() {
+        let loaded = lvs_config::parse_str("t.conf", CONF);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let model = lvs_ipvs::model::Ipvs::default();
+        let mut plane = Plane::with_backend(&loaded.config, Box::new(model));
+        let t0 = Instant::now();
+        let mut e = Engine::new(engine_config(&loaded.config), 1, t0);
+        let mut runs = Vec::new();
+        let pump =
+            |e: &mut Engine,
+             plane: &mut Plane,
+             runs: &mut Vec<(lvs_check::RunId, std::sync::Arc<lvs_check::ProbeSpec>)>| {
+                while let Some(a) = e.poll_action() {
+                    match a {
+                        Action::SetWeight {
+                            vs, dest, weight, ..
+                        } => plane.set_weight(&vs, dest, weight),
+                        Action::StartProbe { run, spec } => runs.push((run, spec)),
+                        _ => {}
+                    }
+                }
+                plane.flush();
+            };
+        pump(&mut e, &mut plane, &mut runs);
+        let key = ServiceKey::Addr {
+            proto: lvs_ipvs::admin::Protocol::Tcp,
+            addr: "192.0.2.1".parse().unwrap(),
+            port: 80,
+        };
+        let dests = |plane: &mut Plane| -> Vec<(String, u32)> {
+            let mut v: Vec<(String, u32)> = plane
+                .backend_mut()
+                .dests(&key)
+                .unwrap()
+                .into_iter()
+                .map(|d| (format!("{}:{}", d.dest.addr, d.dest.port), d.dest.weight))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            dests(&mut plane),
+            vec![("10.0.0.1:80".into(), 3), ("10.0.0.2:80".into(), 4)]
+        );
+        // Both fail: .1 leaves, .2 stays at 0, quorum is lost and the sorry server comes in.
+        e.handle_timeout(t0 + std::time::Duration::from_secs(7));
+        pump(&mut e, &mut plane, &mut runs);
+        for (run, _) in runs.drain(..) {
+            e.handle_result(
+                t0 + std::time::Duration::from_secs(7),
+                run,
+                lvs_check::ProbeResult::down("refused"),
+            );
+        }
+        pump(&mut e, &mut plane, &mut runs);
+        e.handle_timeout(t0 + std::time::Duration::from_secs(9));
+        pump(&mut e, &mut plane, &mut runs);
+        for (run, _) in runs.drain(..) {
+            e.handle_result(
+                t0 + std::time::Duration::from_secs(9),
+                run,
+                lvs_check::ProbeResult::down("refused"),
+            );
+        }
+        pump(&mut e, &mut plane, &mut runs);
+        assert_eq!(
+            dests(&mut plane),
+            vec![("10.0.0.2:80".into(), 0), ("10.0.0.99:80".into(), 1)]
+        );
+    }
+}
