@@ -26,9 +26,36 @@ FWM  7 wlc
 Timeout (tcp tcpfin udp): 5 3 3
 EXP
 diff -u /tmp/expected "$OUT/ipvsadm-Ln.txt" || die "ipvsadm -Ln differs from the expected text"
-# The capture tools other tests rely on.
+echo "smoke: ipvsadm -Ln ok"
+# The capture tools other tests rely on: generic-netlink capture through nlmon.
 ip link add nlmon0 type nlmon || die "nlmon"
 ip link set nlmon0 up
+/sbin/tcpdump -i nlmon0 -U -w /tmp/genl.pcap 2>/tmp/nlmon.err &
+tp=$!
+i=0; while ! grep -q listening /tmp/nlmon.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+ipvsadm -Ln >/dev/null
+sleep 0.5; kill -INT $tp; wait $tp || true
+n=$(/sbin/tcpdump -r /tmp/genl.pcap 2>/dev/null | wc -l)
+[ "$n" -ge 2 ] || die "nlmon captured $n netlink messages from ipvsadm"
+echo "smoke: nlmon capture ok ($n messages)"
+# keepalived 2.2.7 from the image programs IPVS.
+ipvsadm -C
+cat > /tmp/ka.conf <<'KA'
+virtual_server 10.0.0.50 80 {
+  lb_algo wrr
+  lb_kind DR
+  protocol TCP
+  real_server 10.0.0.56 80 {
+    weight 2
+  }
+}
+KA
+/sbin/keepalived -n -l -f /tmp/ka.conf -p /tmp/ka.pid -c /tmp/kac.pid -r /tmp/kav.pid > /tmp/ka.log 2>&1 &
+kp=$!
+i=0; while ! ipvsadm -Ln | grep -q '10.0.0.56:80 .*Route *2' && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done
+ipvsadm -Ln | grep -q '10.0.0.56:80 .*Route *2' || { cat /tmp/ka.log; die "keepalived did not program IPVS"; }
+echo "smoke: keepalived programmed IPVS"
+kill $kp; wait $kp || true
 ip link add vx0 type veth peer name vx1 || die "veth"
 ip link add brx type bridge || die "bridge"
 echo "smoke: ok"
