@@ -60,6 +60,10 @@ mkdir -p "$P/payload" "$P/usr/local/bin"
 cp "$script" "$P/payload/script.sh"
 for b in "${bins[@]+"${bins[@]}"}"; do
   cp -L "$b" "$P/usr/local/bin/"
+  # Debug builds carry ~100 MB of debug info: drop it from the copy (LVSD_VM_STRIP=0 keeps it).
+  if [ "${LVSD_VM_STRIP:-1}" = 1 ] && command -v strip >/dev/null; then
+    strip --strip-debug "$P/usr/local/bin/$(basename "$b")" 2>/dev/null || true
+  fi
   # Its shared libraries too (the base image has Debian 12's glibc; this adds e.g. libgcc_s).
   ldd "$b" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\//{print $3} $1 ~ /^\//{print $1}' | while read -r lib; do
     mkdir -p "$P$(dirname "$lib")"; cp -L "$lib" "$P$lib"
