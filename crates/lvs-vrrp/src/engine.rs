@@ -762,6 +762,10 @@ impl Engine {
             debug!(interface, vrid, %src, "advert for unknown VRID");
             return;
         };
+        if src == self.instances[i].src {
+            // Our own advert looped back: never an input.
+            return;
+        }
         match self.validate(i, src, dst, ttl, data) {
             Ok(adv) => {
                 self.instances[i].stats.advert_rcvd += 1;
