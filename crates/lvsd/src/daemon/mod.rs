@@ -145,6 +145,49 @@ struct Daemon {
     metrics: Arc<metrics::Metrics>,
     dataplane: plane::Plane,
     stalls: u64,
+    vrrp: Option<VrrpTask>,
+}
+
+/// The VRRP driver task (daemon/vrrp.rs) and how to stop it.
+struct VrrpTask {
+    handle: vrrp::VrrpHandle,
+    stop: Option<oneshot::Sender<()>>,
+    join: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The VRRP part of the configuration it runs (reloads compare against it).
+    signature: String,
+    error: Option<String>,
+}
+
+/// What of a configuration the VRRP driver depends on.
+fn vrrp_signature(c: &lvs_config::Config) -> String {
+    serde_json::to_string(&(
+        &c.vrrp_instances,
+        &c.vrrp_sync_groups,
+        &c.vrrp_scripts,
+        &c.track_files,
+        &c.global_defs,
+    ))
+    .unwrap_or_default()
+}
+
+fn start_vrrp(c: &lvs_config::Config, events: mpsc::Sender<vrrp::VrrpEvent>) -> VrrpTask {
+    let handle = vrrp::VrrpHandle::default();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let cfg = c.clone();
+    let h = handle.clone();
+    let join = tokio::spawn(async move {
+        vrrp::run_vrrp(&cfg, h, events, async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    VrrpTask {
+        handle,
+        stop: Some(stop_tx),
+        join,
+        signature: vrrp_signature(c),
+        error: None,
+    }
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -195,6 +238,8 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     let engine = Engine::new(engine_cfg, seed, now);
     let (results_tx, mut results_rx) = mpsc::unbounded_channel();
     let dataplane = plane::Plane::open(opts.dataplane, &loaded.config);
+    let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<vrrp::VrrpEvent>(64);
+    let vrrp = (!opts.checkers_only).then(|| start_vrrp(&loaded.config, vrrp_tx.clone()));
     let mut d = Daemon {
         exec: Executor::new(opts.max_concurrent_probes),
         opts,
@@ -208,6 +253,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
         metrics,
         dataplane,
         stalls: 0,
+        vrrp,
     };
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<Control>(16);
     tokio::spawn(accept_loop(listener, ctl_tx));
@@ -252,6 +298,12 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
             _ = watchdog.tick() => d.watchdog(),
+            Some(ev) = vrrp_rx.recv() => {
+                info!(kind = ?ev.kind, name = %ev.name, state = ?ev.state, priority = ev.priority, "VRRP state change");
+                d.metrics.vrrp_transition(&ev.name, &format!("{:?}", ev.state).to_uppercase());
+                // A VIP may have come or gone: ha_suspend.
+                d.check_vips();
+            }
         }
         d.drain_actions();
         d.dataplane.flush();
@@ -259,6 +311,17 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     sd_notify("STOPPING=1");
     d.engine.shutdown();
     d.drain_actions();
+    if let Some(mut v) = d.vrrp.take() {
+        // Priority-0 adverts, VIPs removed, STOP notifies: the driver does it on shutdown.
+        if let Some(tx) = v.stop.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(5), &mut v.join).await {
+            Ok(Ok(Err(e))) => warn!(error = %format!("{e:#}"), "VRRP stopped with an error"),
+            Err(_) => warn!("VRRP did not stop within 5 s"),
+            _ => {}
+        }
+    }
     d.dataplane.stop(d.opts.keep_ipvs_on_stop);
     info!("lvsd stopped");
     Ok(())
@@ -415,6 +478,14 @@ impl Daemon {
 
     fn watchdog(&mut self) {
         self.check_vips();
+        if let Some(v) = &mut self.vrrp {
+            if v.error.is_none() && v.join.is_finished() {
+                let e = "VRRP driver stopped unexpectedly (see the log above)".to_owned();
+                error!("{e}");
+                v.error = Some(e);
+            }
+            self.metrics.set_vrrp(&v.handle.snapshot());
+        }
         let overdue = self.engine.overdue(Instant::now(), Duration::from_secs(5));
         if overdue > 0 {
             warn!(
@@ -448,6 +519,11 @@ impl Daemon {
                 };
                 self.engine.reconfigure(Instant::now(), cfg);
                 self.dataplane.reconfigure(&loaded.config);
+                if let Some(v) = &self.vrrp {
+                    if vrrp_signature(&loaded.config) != v.signature {
+                        warn!("VRRP configuration changed: instances keep running with the previous VRRP settings until restart");
+                    }
+                }
                 self.loaded = loaded;
                 self.reloads_ok += 1;
                 self.last_reload_error = None;
@@ -529,7 +605,26 @@ impl Daemon {
                 v
             })
             .collect();
-        let vrrp: Vec<Value> = Vec::new();
+        let vrrp: Vec<Value> = self
+            .vrrp
+            .as_ref()
+            .map(|v| v.handle.snapshot())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| {
+                json!({
+                    "name": i.name,
+                    "state": format!("{:?}", i.state).to_uppercase(),
+                    "priority": i.effective_priority,
+                    "base_priority": i.base_priority,
+                    "vrid": i.vrid,
+                    "interface": i.interface,
+                    "sync_group": i.sync_group,
+                    "master": i.master.map(|m| m.to_string()),
+                    "stats": serde_json::to_value(&i.stats).unwrap_or(Value::Null),
+                })
+            })
+            .collect();
         let mut reload = BTreeMap::new();
         reload.insert("ok", json!(self.reloads_ok));
         reload.insert("failed", json!(self.reloads_failed));
@@ -550,6 +645,7 @@ impl Daemon {
             },
             "virtual_servers": vss,
             "vrrp_instances": vrrp,
+            "vrrp_error": self.vrrp.as_ref().and_then(|v| v.error.clone()),
         })
     }
 }
@@ -589,6 +685,34 @@ pub(crate) mod plane {
             open: fn() -> Result<Box<dyn IpvsBackend + Send>, String>,
             state: Option<PathBuf>,
         },
+        /// The built-in data plane (started lazily, restarted on failure).
+        Builtin {
+            handle: Option<crate::daemon::dataplane::DataplaneHandle>,
+        },
+    }
+
+    fn start_builtin() -> Result<crate::daemon::dataplane::DataplaneHandle, String> {
+        use crate::daemon::dataplane as dp;
+        let ifs = dp::default_interfaces().map_err(|e| format!("{e:#}"))?;
+        dp::start_builtin(dp::BuiltinOptions::new(ifs)).map_err(|e| format!("{e:#}"))
+    }
+
+    /// Reconciles `desired` into a backend; returns the new ownership, the op count and the
+    /// per-op errors.
+    fn reconcile_on(
+        b: &mut dyn IpvsBackend,
+        desired: &Desired,
+        owned: &Ownership,
+    ) -> Result<(Ownership, usize, Vec<String>), String> {
+        let actual = reconcile::read_actual(b).map_err(|e| format!("reading IPVS: {e}"))?;
+        let plan = reconcile::plan(desired, &actual, owned);
+        let results = reconcile::execute(b, &plan);
+        let own = reconcile::ownership_after(&plan, owned, &results);
+        let errors = results
+            .iter()
+            .filter_map(|r| r.result.as_ref().err().map(|e| format!("{:?}: {e}", r.op)))
+            .collect();
+        Ok((own, results.len(), errors))
     }
 
     /// What the checkers' weights are applied to.
@@ -638,10 +762,12 @@ pub(crate) mod plane {
                     },
                 ),
                 DataplaneMode::Auto | DataplaneMode::Builtin => {
-                    let m = "the built-in data plane is not available in this build: weights are computed only (--dataplane none)".to_owned();
-                    warn!("{m}");
-                    note = Some(m);
-                    ("none", Backend::None)
+                    if mode == DataplaneMode::Auto {
+                        note = Some(
+                            "ip_vs is not available: using the built-in data plane".to_owned(),
+                        );
+                    }
+                    ("builtin", Backend::Builtin { handle: None })
                 }
             };
             let owned = match &backend {
@@ -748,44 +874,50 @@ pub(crate) mod plane {
         }
 
         fn apply(&mut self, desired: &Desired) -> Result<usize, String> {
-            let Backend::Ipvs {
-                backend,
-                open,
-                state,
-            } = &mut self.backend
-            else {
-                return Ok(0);
-            };
-            if backend.is_none() {
-                *backend = Some(open()?);
-            }
-            let b = backend.as_mut().expect("opened");
-            let actual = match reconcile::read_actual(b.as_mut()) {
-                Ok(a) => a,
-                Err(e) => {
-                    *backend = None;
-                    return Err(format!("reading IPVS: {e}"));
+            let (own, n, errors) = match &mut self.backend {
+                Backend::None => return Ok(0),
+                Backend::Ipvs {
+                    backend,
+                    open,
+                    state,
+                } => {
+                    if backend.is_none() {
+                        *backend = Some(open()?);
+                    }
+                    let b = backend.as_mut().expect("opened");
+                    let r = match reconcile_on(b.as_mut(), desired, &self.owned) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            // Reopen next time (netlink socket errors, module unloaded…).
+                            *backend = None;
+                            return Err(e);
+                        }
+                    };
+                    if let Some(p) = state {
+                        if let Some(dir) = p.parent() {
+                            let _ = std::fs::create_dir_all(dir);
+                        }
+                        if let Ok(j) = serde_json::to_vec(&r.0) {
+                            let _ = std::fs::write(&*p, j);
+                        }
+                    }
+                    r
+                }
+                Backend::Builtin { handle } => {
+                    if handle.is_none() {
+                        *handle = Some(start_builtin()?);
+                    }
+                    let h = handle.as_ref().expect("started");
+                    let owned = &self.owned;
+                    h.apply(|b| reconcile_on(b, desired, owned))
+                        .map_err(|e| format!("{e:#}"))??
                 }
             };
-            let plan = reconcile::plan(desired, &actual, &self.owned);
-            let results = reconcile::execute(b.as_mut(), &plan);
-            self.owned = reconcile::ownership_after(&plan, &self.owned, &results);
-            if let Some(p) = state {
-                if let Some(dir) = p.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                if let Ok(j) = serde_json::to_vec(&self.owned) {
-                    let _ = std::fs::write(&*p, j);
-                }
-            }
-            let errors: Vec<String> = results
-                .iter()
-                .filter_map(|r| r.result.as_ref().err().map(|e| format!("{:?}: {e}", r.op)))
-                .collect();
-            self.ops_applied += results.len() as u64;
+            self.owned = own;
+            self.ops_applied += n as u64;
             if errors.is_empty() {
                 self.last_error = None;
-                Ok(results.len())
+                Ok(n)
             } else {
                 Err(errors.join("; "))
             }
@@ -793,6 +925,14 @@ pub(crate) mod plane {
 
         /// Stop: withdraw what lvsd created unless asked to keep it (`-I`).
         pub(crate) fn stop(&mut self, keep: bool) {
+            if let Backend::Builtin { handle } = &mut self.backend {
+                if let Some(h) = handle.take() {
+                    if let Err(e) = h.stop() {
+                        warn!(error = %format!("{e:#}"), "stopping the built-in data plane");
+                    }
+                }
+                return;
+            }
             if keep || matches!(self.backend, Backend::None) {
                 return;
             }
@@ -802,14 +942,18 @@ pub(crate) mod plane {
             }
         }
 
+        /// `lvsd explain CLIENT` against the live state (the built-in data plane's engine).
         pub(crate) fn explain(&mut self, client: &str) -> Result<Value, String> {
-            let _: IpAddr = client
+            let ip: IpAddr = client
                 .parse()
                 .map_err(|_| format!("{client:?} is not an IP address"))?;
-            Err(format!(
-                "explain {client}: the live connection table is not available with --dataplane {}",
-                self.mode
-            ))
+            match &self.backend {
+                Backend::Builtin { handle: Some(h) } => {
+                    let ex = h.with_engine(|ipvs, now| ipvs.explain(ip, now));
+                    serde_json::to_value(ex).map_err(|e| e.to_string())
+                }
+                _ => Err(format!("explain {client}: the live connection table is not available with --dataplane {}", self.mode)),
+            }
         }
 
         pub(crate) fn status(&self) -> Value {
@@ -955,6 +1099,12 @@ mod metrics {
         probe_runs: Family<Labels, Counter>,
         stalls: Counter<u64, AtomicU64>,
         reloads: Family<Labels, Counter>,
+        vrrp_state: Family<Labels, Gauge>,
+        vrrp_priority: Family<Labels, Gauge>,
+        vrrp_transitions: Family<Labels, Counter>,
+        vrrp_adverts: Family<Labels, Counter>,
+        vrrp_drops: Family<Labels, Counter>,
+        seen: Mutex<std::collections::HashMap<Labels, u64>>,
     }
 
     fn latency_histogram() -> Histogram {
@@ -1008,6 +1158,36 @@ mod metrics {
                 "Configuration reloads by outcome",
                 reloads.clone(),
             );
+            let vrrp_state = Family::<Labels, Gauge>::default();
+            let vrrp_priority = Family::<Labels, Gauge>::default();
+            let vrrp_transitions = Family::<Labels, Counter>::default();
+            let vrrp_adverts = Family::<Labels, Counter>::default();
+            let vrrp_drops = Family::<Labels, Counter>::default();
+            r.register(
+                "vrrp_state",
+                "VRRP instance state (0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 98 STOP)",
+                vrrp_state.clone(),
+            );
+            r.register(
+                "vrrp_priority",
+                "VRRP effective priority",
+                vrrp_priority.clone(),
+            );
+            r.register(
+                "vrrp_transitions",
+                "VRRP state transitions by new state",
+                vrrp_transitions.clone(),
+            );
+            r.register(
+                "vrrp_adverts",
+                "VRRP adverts by direction",
+                vrrp_adverts.clone(),
+            );
+            r.register(
+                "vrrp_adverts_dropped",
+                "Received VRRP adverts dropped, by reason",
+                vrrp_drops.clone(),
+            );
             Self {
                 registry: Mutex::new(r),
                 rs_weight,
@@ -1016,6 +1196,12 @@ mod metrics {
                 probe_runs,
                 stalls,
                 reloads,
+                vrrp_state,
+                vrrp_priority,
+                vrrp_transitions,
+                vrrp_adverts,
+                vrrp_drops,
+                seen: Mutex::new(std::collections::HashMap::new()),
             }
         }
 
@@ -1055,6 +1241,61 @@ mod metrics {
             self.reloads
                 .get_or_create(&vec![("outcome".to_owned(), outcome.to_owned())])
                 .inc();
+        }
+
+        pub(crate) fn vrrp_transition(&self, name: &str, state: &str) {
+            self.vrrp_transitions
+                .get_or_create(&vec![
+                    ("instance".to_owned(), name.to_owned()),
+                    ("state".to_owned(), state.to_owned()),
+                ])
+                .inc();
+        }
+
+        /// Counter families fed from the engine's absolute counters.
+        fn advance(&self, fam: &Family<Labels, Counter>, l: Labels, value: u64) {
+            let mut seen = self.seen.lock().expect("metrics");
+            let last = seen.entry(l.clone()).or_insert(0);
+            if value > *last {
+                fam.get_or_create(&l).inc_by(value - *last);
+                *last = value;
+            }
+        }
+
+        pub(crate) fn set_vrrp(&self, instances: &[lvs_vrrp::InstanceStatus]) {
+            for i in instances {
+                let l = vec![("instance".to_owned(), i.name.clone())];
+                let code = match format!("{:?}", i.state).as_str() {
+                    "Init" => 0,
+                    "Backup" => 1,
+                    "Master" => 2,
+                    "Fault" => 3,
+                    _ => 98,
+                };
+                self.vrrp_state.get_or_create(&l).set(code);
+                self.vrrp_priority
+                    .get_or_create(&l)
+                    .set(i64::from(i.effective_priority));
+                let dir = |d: &str| {
+                    vec![
+                        ("instance".to_owned(), i.name.clone()),
+                        ("direction".to_owned(), d.to_owned()),
+                    ]
+                };
+                self.advance(&self.vrrp_adverts, dir("sent"), i.stats.advert_sent);
+                self.advance(&self.vrrp_adverts, dir("received"), i.stats.advert_rcvd);
+                if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&i.stats.dropped) {
+                    for (reason, v) in m {
+                        if let Some(n) = v.as_u64() {
+                            let l = vec![
+                                ("instance".to_owned(), i.name.clone()),
+                                ("reason".to_owned(), reason),
+                            ];
+                            self.advance(&self.vrrp_drops, l, n);
+                        }
+                    }
+                }
+            }
         }
 
         pub(crate) fn render(&self) -> String {
