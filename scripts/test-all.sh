@@ -10,7 +10,7 @@ step() { printf '\n==== %s (%s)\n' "$*" "$(date +%T)"; }
 
 # 1. System packages (once; a stamp file makes the second run fast).
 PKGS=(qemu-system-x86 busybox-static kmod cpio ipvsadm iproute2 tcpdump keepalived
-      nftables iputils-ping netcat-openbsd python3 curl wrk)
+      nftables iputils-ping netcat-openbsd python3 curl wrk openssl)
 stamp="$LVSD_CACHE/apt-$(echo "${PKGS[*]}" | md5sum | cut -c1-8).stamp"
 if [ ! -f "$stamp" ]; then
   step "apt-get install ${PKGS[*]}"
