@@ -11,7 +11,7 @@ fi
 rm -f "${TMPDIR:-/tmp}/lvsd-vm-check.$$"
 fail=0
 t0=$(date +%s)
-if "$HERE/vm-run.sh" --script "$HERE/smoke-guest.sh" --timeout 150; then
+if "$HERE/vm-run.sh" --script "$HERE/smoke-guest.sh" --timeout 240; then
   echo "PASS vm smoke: Debian kernel ip_vs programmed with ipvsadm, ipvsadm -Ln as expected ($(( $(date +%s) - t0 ))s)"
 else
   rc=$?

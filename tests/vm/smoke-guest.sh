@@ -58,4 +58,20 @@ echo "smoke: keepalived programmed IPVS"
 kill $kp; wait $kp || true
 ip link add vx0 type veth peer name vx1 || die "veth"
 ip link add brx type bridge || die "bridge"
+# The LVS-DR lab used by record.sh: one persistent rr service, two requests, one snapshot.
+set +e
+ipvsadm -C
+. /extra/topo.sh
+$D ipvsadm -A -t 10.0.0.49:80 -s rr -p 30
+$D ipvsadm -a -t 10.0.0.49:80 -r 10.0.0.56:80 -g -w 1
+$D ipvsadm -a -t 10.0.0.49:80 -r 10.0.0.57:80 -g -w 1
+get "$C"; get "$C"
+snap
+finish > /dev/null
+grep -q '^TCP 00:[23][0-9]  ASSURED     10.0.0.100:0       10.0.0.49:80       10.0.0.57:80$' "$OUT/snapshots.txt" ||
+  die "lab: no persistence template toward .57 in: $(cat "$OUT/snapshots.txt")"
+[ "$(grep -c 'FIN_WAIT    10.0.0.100:.*10.0.0.57:80$' "$OUT/snapshots.txt")" = 2 ] ||
+  die "lab: expected two FIN_WAIT entries toward .57 in: $(cat "$OUT/snapshots.txt")"
+[ "$(grep -c 'Flags \[S\]' "$OUT/director.txt")" = 2 ] || die "lab: expected two SYNs in the capture"
+echo "smoke: lab ok (DR through the VIP, template + entries as ipvsadm -lnc prints them)"
 echo "smoke: ok"
