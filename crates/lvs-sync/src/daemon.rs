@@ -247,6 +247,57 @@ impl Default for SyncDaemonCfg {
     }
 }
 
+/// `file:line` of a config span.
+fn at(loaded: &lvs_config::Loaded, span: lvs_config::Span) -> String {
+    let file = loaded
+        .file_of(span)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "<config>".into());
+    format!("{file}:{}", span.line)
+}
+
+impl SyncDaemonCfg {
+    /// The sync daemon a loaded keepalived.conf asks for: the global
+    /// `lvs_sync_daemon`, else the first vrrp_instance with the deprecated
+    /// `lvs_sync_daemon_interface` (driven by that instance). `Ok(None)`
+    /// when there is none.
+    pub fn from_loaded(loaded: &lvs_config::Loaded) -> Result<Option<SyncDaemonCfg>, Error> {
+        let cfg = &loaded.config;
+        let vrid_of = |name: &str| {
+            cfg.vrrp_instances
+                .iter()
+                .find(|v| v.name == name)
+                .map(|v| v.virtual_router_id)
+        };
+        let decl = if let Some(d) = &cfg.global_defs.lvs_sync_daemon {
+            SyncDaemonDecl {
+                interface: d.interface.clone(),
+                vrrp_instance: d.vrrp_instance.clone(),
+                id: d.id,
+                maxlen: d.maxlen,
+                port: d.port,
+                ttl: d.ttl,
+                group: d.group,
+                at: at(loaded, d.span),
+            }
+        } else if let Some(v) = cfg
+            .vrrp_instances
+            .iter()
+            .find(|v| v.lvs_sync_daemon_interface.is_some())
+        {
+            SyncDaemonDecl {
+                interface: v.lvs_sync_daemon_interface.clone().unwrap_or_default(),
+                vrrp_instance: Some(v.name.clone()),
+                at: at(loaded, v.span),
+                ..SyncDaemonDecl::default()
+            }
+        } else {
+            return Ok(None);
+        };
+        SyncDaemonCfg::resolve(&decl, vrid_of).map(Some)
+    }
+}
+
 /// The start/stop actions that take the daemons from `from` to `to`:
 /// stops first (keepalived stops the backup before starting the master on
 /// becoming MASTER, and the reverse on leaving it).
@@ -324,6 +375,44 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not multicast"));
+    }
+
+    #[test]
+    fn from_keepalived_conf() {
+        let text = "global_defs {\n  lvs_sync_daemon eth1 VI_1 maxlen 1200 port 8850 ttl 3 group 224.0.0.90\n}\n\
+            vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n";
+        let loaded = lvs_config::parse_str("keepalived.conf", text);
+        let c = SyncDaemonCfg::from_loaded(&loaded).unwrap().unwrap();
+        assert_eq!(
+            c,
+            SyncDaemonCfg {
+                interface: "eth1".into(),
+                vrrp_instance: Some("VI_1".into()),
+                syncid: 51,
+                maxlen: Some(1200),
+                port: 8850,
+                ttl: 3,
+                group: "224.0.0.90".parse().unwrap(),
+            }
+        );
+        // Deprecated per-instance form: that instance drives the roles.
+        let text = "vrrp_instance VI_2 {\n  interface eth0\n  lvs_sync_daemon_interface eth2\n  virtual_router_id 52\n  priority 100\n  virtual_ipaddress {\n    10.0.0.101\n  }\n}\n";
+        let loaded = lvs_config::parse_str("k.conf", text);
+        let c = SyncDaemonCfg::from_loaded(&loaded).unwrap().unwrap();
+        assert_eq!(c.interface, "eth2");
+        assert_eq!(c.vrrp_instance.as_deref(), Some("VI_2"));
+        assert_eq!(c.syncid, 52);
+        // None configured.
+        let loaded = lvs_config::parse_str("k.conf", "global_defs {\n  router_id x\n}\n");
+        assert_eq!(SyncDaemonCfg::from_loaded(&loaded).unwrap(), None);
+        // An unknown instance is an error at the keyword's line.
+        let loaded =
+            lvs_config::parse_str("k.conf", "global_defs {\n  lvs_sync_daemon eth1 VI_X\n}\n");
+        let e = SyncDaemonCfg::from_loaded(&loaded).unwrap_err().to_string();
+        assert!(
+            e.contains(":2: lvs_sync_daemon: unknown vrrp_instance VI_X"),
+            "{e}"
+        );
     }
 
     #[test]

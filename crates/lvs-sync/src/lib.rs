@@ -23,7 +23,7 @@ pub mod daemon;
 pub mod master;
 pub mod wire;
 
-pub use backup::{BackupAction, BackupCfg, ConnInstall, SyncBackup};
+pub use backup::{BackupAction, BackupCfg, BackupTable, ConnInstall, SyncBackup};
 pub use conn::{ConnKey, IpVsSeq, SeqOpts, SyncConn};
 pub use daemon::{Roles, SyncDaemonCfg, SyncdAction, SyncdRole, VrrpRoleState};
 pub use master::{ChainLink, ConnSyncState, SyncMaster, SyncParams};

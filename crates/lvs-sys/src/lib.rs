@@ -9,4 +9,5 @@ pub mod addr;
 pub mod ipvs;
 pub mod packet;
 pub mod probe;
+pub mod sync;
 pub mod vrrp;
