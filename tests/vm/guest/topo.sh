@@ -56,7 +56,7 @@ done
 client_addr() { /sbin/ip -n cli addr add "$1/16" dev eth0; }
 
 # Capture the director's ingress toward the VIP.
-/sbin/ip netns exec dir /sbin/tcpdump -Z root -i eth0 -Q in -U -n -w "$OUT/director.pcap" "dst host $VIP" 2> $R/tcpdump.err &
+/sbin/ip netns exec dir /sbin/tcpdump -Z root -i eth0 -Q in -U -n --immediate-mode -w "$OUT/director.pcap" "dst host $VIP" 2> $R/tcpdump.err &
 TCPDUMP_PID=$!
 i=0; while ! grep -q listening $R/tcpdump.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 grep -q listening $R/tcpdump.err || die "tcpdump did not start: $(cat $R/tcpdump.err)"
@@ -146,7 +146,9 @@ _rel() { awk -v t0="$1" '
   { print }'; }
 
 finish() {
-  sleep 0.2
+  # Without immediate mode libpcap hands frames over in blocks retired every second, and frames of
+  # an unretired block are lost at SIGINT; immediate mode plus a pause keeps every frame.
+  sleep 1.2
   kill -INT $TCPDUMP_PID; wait $TCPDUMP_PID 2>/dev/null
   [ -f $R/snapidx ] && _render_snaps
   t0=$(/sbin/tcpdump -r "$OUT/director.pcap" -tt -n -c 1 2>/dev/null | awk '{print $1}')
