@@ -2,8 +2,8 @@
 # VRRP interop matrix: lvsd's VRRP driver against Debian's keepalived 2.2.7 on
 # one bridge, in network namespaces this script creates and removes.
 #
-#   LVSD_VRRP="lvsd run -P -n -l" or the vrrpd example binary (default),
-#   run as root:  crates/lvs-vrrp/tests/interop/interop.sh [CASE...]
+#   LVSD_VRRP="target/debug/lvsd run -P -n -l" (or the lvs-sys `vrrpd` example
+#   binary, the default), as root:  crates/lvs-vrrp/tests/interop/interop.sh [CASE...]
 #
 # Cases: v2pass-mcast v3-mcast v3-ucast v3-ipv6 (each run with lvsd higher and
 # with keepalived higher), plus nopreempt and preempt_delay.
@@ -91,6 +91,8 @@ start() { # start WHO(a|b) IMPL(lvsd|keepalived) CONF
   local ns=$P$1 impl=$2 cf=$3 log=$W/$1.log
   if [ "$impl" = keepalived ]; then
     ip netns exec "$ns" "$KEEPALIVED" -n -l -P -f "$cf" -p "$W/$1.kpid" -r "$W/$1.vpid" -c "$W/$1.cpid" >>"$log" 2>&1 &
+  elif [[ "$LVSD_VRRP" == *" run"* ]]; then
+    ip netns exec "$ns" $LVSD_VRRP -f "$cf" -p "$W/$1.lpid" --control-socket "$W/$1.sock" >>"$log" 2>&1 &
   else
     ip netns exec "$ns" $LVSD_VRRP -f "$cf" >>"$log" 2>&1 &
   fi
@@ -150,14 +152,15 @@ run_case() {
   [ "$(owners $vip)" = "$high" ] && ok "$name: still exactly one owner after 2 s" || bad "$name: owners=$(owners $vip)"
 
   # kill -9 the master: the backup takes over and announces it.
-  ip netns exec "${P}c" tcpdump -i eth0 -n -U -w "$W/$name.pcap" arp or icmp6 >/dev/null 2>"$W/$name.tcpdump" &
+  ip netns exec "${P}c" tcpdump -i eth0 -n -U --immediate-mode -w "$W/$name.pcap" arp or icmp6 >/dev/null 2>"$W/$name.tcpdump" &
   local tp=$!; PIDS+=($tp)
-  for _ in $(seq 100); do grep -q listening "$W/$name.tcpdump" && break; sleep 0.05; done
+  for _ in $(seq 200); do grep -q listening "$W/$name.tcpdump" && break; sleep 0.05; done
+  sleep 0.5
   stop "$high" 9
   # The dead box's address stays configured; a real crash takes the box away.
   ip -n "$P$high" addr del "$vip/$( [ "$mode" = ipv6 ] && echo 64 || echo 24 )" dev eth0 2>/dev/null
   ms=$(wait_owner "$vip" "$low" 10) && ok "$name: kill -9 of master → $low took $vip after ${ms} ms" || bad "$name: no takeover after kill -9, owners=$(owners $vip)"
-  sleep 0.5; kill -INT $tp; wait $tp 2>/dev/null
+  sleep 1.5; kill -INT $tp; wait $tp 2>/dev/null
   local lmac; lmac=$(mac_of $low)
   local garps; garps=$(tcpdump -r "$W/$name.pcap" -e -n 2>/dev/null | grep -i "$lmac" | grep -c -E "who-has ${vip} .*tell ${vip}|neighbor advertisement, tgt is ${vip}")
   [ "$garps" -ge 1 ] && ok "$name: $low sent $garps gratuitous ARP/NA for $vip" || bad "$name: no gratuitous ARP/NA from $low"
@@ -196,7 +199,45 @@ run_case() {
   has_vip "$low" "$vip" && bad "$name: $low kept $vip after SIGTERM" || ok "$name: VIP released on SIGTERM"
 }
 
-CASES=${*:-"v2pass-mcast v3-mcast v3-ucast v3-ipv6 nopreempt preempt_delay"}
+# A sync group of two instances on lvsd (priority 150) tracking trk0,
+# against two keepalived instances (priority 100): trk0 down → both lvsd
+# members go FAULT together and keepalived owns both VIPs; trk0 up → lvsd
+# preempts both again.
+run_sync_group() {
+  echo "== sync-group (v2, lvsd group tracks trk0 vs keepalived)"
+  topo
+  ip -n "${P}a" link add trk0 type veth peer name trk1
+  ip -n "${P}a" link set trk1 up; ip -n "${P}a" link set trk0 up
+  local f n prio
+  for n in a b; do
+    f=$W/$n.conf; prio=100; [ $n = a ] && prio=150
+    {
+      printf 'vrrp_sync_group G1 {\n  group {\n    VI_A\n    VI_B\n  }\n'
+      [ $n = a ] && printf '  track_interface {\n    trk0\n  }\n'
+      printf '}\n'
+      for i in A:66:100 B:67:101; do
+        printf 'vrrp_instance VI_%s {\n  state BACKUP\n  interface eth0\n  virtual_router_id %s\n  priority %s\n  advert_int 1\n  virtual_ipaddress {\n    10.66.0.%s/24\n  }\n}\n' \
+          "${i%%:*}" "$(echo $i | cut -d: -f2)" "$prio" "${i##*:}"
+      done
+    } > "$f"
+  done
+  start a lvsd "$W/a.conf"; start b keepalived "$W/b.conf"
+  local ms
+  ms=$(wait_owner 10.66.0.100 a 10) && [ "$(owners 10.66.0.101)" = a ] \
+    && ok "sync-group: lvsd owns both VIPs (${ms} ms)" || bad "sync-group: owners .100=$(owners 10.66.0.100) .101=$(owners 10.66.0.101)"
+  ip -n "${P}a" link set trk0 down
+  ms=$(wait_owner 10.66.0.100 b 10); local ms2; ms2=$(wait_owner 10.66.0.101 b 10)
+  [ "$ms" -ge 0 ] && [ "$ms2" -ge 0 ] && ok "sync-group: tracked trk0 down → both VIPs moved to keepalived (${ms} / ${ms2} ms)" \
+    || bad "sync-group: after trk0 down owners .100=$(owners 10.66.0.100) .101=$(owners 10.66.0.101)"
+  grep -q "Entering FAULT STATE" "$W/a.log" && ok "sync-group: lvsd members reported FAULT" || bad "sync-group: no FAULT in lvsd log"
+  ip -n "${P}a" link set trk0 up
+  ms=$(wait_owner 10.66.0.100 a 15) && [ "$(wait_owner 10.66.0.101 a 5)" -ge 0 ] \
+    && ok "sync-group: trk0 up → lvsd preempted both VIPs again (${ms} ms)" || bad "sync-group: after trk0 up owners .100=$(owners 10.66.0.100) .101=$(owners 10.66.0.101)"
+  stop a TERM; stop b TERM
+  mv "$W/a.log" "$W/sync-group-a.log"; mv "$W/b.log" "$W/sync-group-b.log"
+}
+
+CASES=${*:-"v2pass-mcast v3-mcast v3-ucast v3-ipv6 nopreempt preempt_delay sync-group"}
 for c in $CASES; do
   case $c in
     v2pass-mcast) run_case v2-lvsd-high 2 mcast a; run_case v2-keepalived-high 2 mcast b ;;
@@ -205,6 +246,7 @@ for c in $CASES; do
     v3-ipv6) run_case v3v6-lvsd-high 3 ipv6 a; run_case v3v6-keepalived-high 3 ipv6 b ;;
     nopreempt) run_case nopreempt-lvsd 2 mcast a nopreempt ;;
     preempt_delay) run_case preempt-delay-lvsd 2 mcast a "preempt_delay 4" ;;
+    sync-group) run_sync_group ;;
     *) echo "unknown case $c"; exit 2 ;;
   esac
 done
