@@ -1308,3 +1308,64 @@ impl Ipvs {
 
 #[cfg(test)]
 mod tests;
+
+impl Ipvs {
+    /// Check the table's invariants (for tests and debugging; O(entries)):
+    /// every real server's counters equal its entries, every live entry's
+    /// timer is pending within its timeout, and every controlled entry points
+    /// at a live template whose control count matches.
+    pub fn check_invariants(&self, now: Millis) -> Result<(), String> {
+        let mut act = vec![0u32; self.ds.len()];
+        let mut inact = vec![0u32; self.ds.len()];
+        let mut pers = vec![0u32; self.ds.len()];
+        let mut ctl: HashMap<u32, u32> = HashMap::new();
+        for (i, c) in self.table.iter_live() {
+            if c.dest != NIL {
+                let d = c.dest as usize;
+                if c.flags & cf::TEMPLATE != 0 {
+                    pers[d] += 1;
+                } else if c.flags & cf::INACTIVE != 0 {
+                    inact[d] += 1;
+                } else {
+                    act[d] += 1;
+                }
+            }
+            if c.expires <= now {
+                return Err(format!("entry {i} outlived its deadline: expires {} <= now {now}", c.expires));
+            }
+            if c.expires > now + c.timeout as u64 {
+                return Err(format!("entry {i} expires {} beyond now {now} + timeout {}", c.expires, c.timeout));
+            }
+            if c.control != NIL {
+                if !self.table.is_live(c.control) || !self.table.conns[c.control as usize].is_template() {
+                    return Err(format!("entry {i} controlled by a dead template {}", c.control));
+                }
+                *ctl.entry(c.control).or_default() += 1;
+            }
+            if c.flags & cf::TEMPLATE == 0 && c.proto == IPPROTO_TCP {
+                let active = c.flags & cf::INACTIVE == 0;
+                if active != tcp::is_active(c.state) {
+                    return Err(format!("entry {i}: INACTIVE flag disagrees with state {}", c.state));
+                }
+            }
+        }
+        for (i, c) in self.table.iter_live() {
+            let n = ctl.get(&i).copied().unwrap_or(0);
+            if c.n_control != n {
+                return Err(format!("template {i}: n_control {} but {n} entries point at it", c.n_control));
+            }
+        }
+        for (d, x) in self.ds.iter().enumerate() {
+            if (x.activeconns, x.inactconns, x.persistconns) != (act[d], inact[d], pers[d]) {
+                return Err(format!(
+                    "real server {}: counters {}/{}/{} but entries {}/{}/{}",
+                    x.addr, x.activeconns, x.inactconns, x.persistconns, act[d], inact[d], pers[d]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod proptests;
