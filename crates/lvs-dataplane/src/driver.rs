@@ -4,6 +4,8 @@
 //! with the engine's services. This is what `lvsd run --dataplane builtin`
 //! starts (through `crates/lvsd/src/daemon/dataplane.rs`).
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -17,6 +19,9 @@ use crate::engine::{self, SharedEngine};
 use crate::io::{self, LoopConfig};
 use crate::plane::{Counters, Dataplane};
 use crate::DataplaneError;
+
+/// Neighbours learned by any worker: (ifindex, address) → MAC.
+type NeighBoard = HashMap<(i32, IpAddr), [u8; 6]>;
 
 /// Settings of the built-in data plane.
 #[derive(Debug, Clone)]
@@ -92,6 +97,8 @@ impl Builtin {
         };
         me.sync_rules()?;
         let fanout = (workers > 1).then(|| ((std::process::id() & 0xff00) as u16, Fanout::Hash));
+        // Neighbours learned by any worker, shared every tick.
+        let board: Arc<Mutex<NeighBoard>> = Arc::default();
         for w in 0..workers {
             let mut pio = AfPacketIo::open(&cfg.interfaces, cfg.ring, fanout)?;
             let (routing, neigh) = afpacket::snapshot(&cfg.interfaces)?;
@@ -104,6 +111,7 @@ impl Builtin {
             let counters = counters.clone();
             let ifnames = cfg.interfaces.clone();
             let refresh = cfg.refresh;
+            let board = board.clone();
             let t = std::thread::Builder::new()
                 .name(format!("lvsd-dp{w}"))
                 .spawn(move || {
@@ -117,6 +125,18 @@ impl Builtin {
                         |now, plane| {
                             if let Ok(mut c) = counters.lock() {
                                 c[w] = plane.counters();
+                            }
+                            if workers > 1 {
+                                let shared: Vec<_> = {
+                                    let mut b = board.lock().unwrap_or_else(|p| p.into_inner());
+                                    for (i, a, m) in plane.neighbours() {
+                                        b.insert((i, a), m);
+                                    }
+                                    b.iter().map(|(k, m)| (k.0, k.1, *m)).collect()
+                                };
+                                for (i, a, m) in shared {
+                                    plane.seed_neighbour(now, i, a, m);
+                                }
                             }
                             if now >= next_refresh {
                                 next_refresh = now + refresh;

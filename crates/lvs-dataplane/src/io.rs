@@ -74,6 +74,11 @@ where
             plane.tick(now);
             periodic(now, plane);
             next_tick = now + cfg.tick;
+            plane.take_pending(&mut out);
+            if !out.is_empty() {
+                let _ = io.send(&out);
+                plane.recycle(out.drain(..));
+            }
         }
     }
     Ok(())

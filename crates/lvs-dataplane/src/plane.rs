@@ -68,6 +68,7 @@ pub struct Dataplane<D> {
     ip_id: u16,
     pool: Vec<Vec<u8>>,
     seg: Vec<Vec<u8>>,
+    pending: Vec<TxFrame>,
 }
 
 impl<D: Decider> Dataplane<D> {
@@ -81,6 +82,7 @@ impl<D: Decider> Dataplane<D> {
             ip_id: 1,
             pool: Vec::new(),
             seg: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -114,16 +116,25 @@ impl<D: Decider> Dataplane<D> {
         self.routing = routing;
     }
 
-    /// Seeds a neighbour from the kernel's table (only when not known yet or
-    /// when it changed).
+    /// Seeds a neighbour from the kernel's table or another worker (only
+    /// when not known yet or when it changed). Frames that were waiting for
+    /// it become pending (see [`Dataplane::take_pending`]).
     pub fn seed_neighbour(&mut self, now: Duration, ifindex: i32, addr: IpAddr, mac: [u8; 6]) {
         let known = self
             .neigh
             .known()
             .any(|(i, a, m)| i == ifindex && a == addr && m == mac);
         if !known {
-            let _ = self.neigh.learn(now, ifindex, addr, mac);
+            let q = self.neigh.learn(now, ifindex, addr, mac);
+            self.pending
+                .extend(q.into_iter().map(|frame| TxFrame { ifindex, frame }));
         }
+    }
+
+    /// Moves frames released outside [`Dataplane::handle`] (by
+    /// [`Dataplane::seed_neighbour`]) to `out`.
+    pub fn take_pending(&mut self, out: &mut Vec<TxFrame>) {
+        out.append(&mut self.pending);
     }
 
     /// Known neighbours.
@@ -180,10 +191,18 @@ impl<D: Decider> Dataplane<D> {
         let Some(a) = parse::arp(frame) else {
             return;
         };
-        // Learn only addresses we asked about (or already know).
-        let q = self
-            .neigh
-            .update_known(now, rx.ifindex, IpAddr::V4(a.spa), a.sha);
+        // Learn addresses we asked about (or already know), and replies
+        // addressed to us (with fan-out, the worker that asked may not be the
+        // one that receives the reply; workers share what they learn).
+        let spa = IpAddr::V4(a.spa);
+        let q = if a.op == 2
+            && rx.pkttype == PACKET_HOST
+            && self.routing.is_local(&IpAddr::V4(a.tpa))
+        {
+            self.neigh.learn(now, rx.ifindex, spa, a.sha)
+        } else {
+            self.neigh.update_known(now, rx.ifindex, spa, a.sha)
+        };
         out.extend(q.into_iter().map(|frame| TxFrame {
             ifindex: rx.ifindex,
             frame,

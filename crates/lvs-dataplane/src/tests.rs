@@ -197,11 +197,31 @@ fn not_for_us_and_pass_are_ignored() {
         ..host(2)
     };
     dp.handle(T, &promisc, &syn, &mut out);
-    // Unsolicited ARP replies do not populate the cache.
-    dp.handle(T, &host(2), &arp_reply("10.0.0.77", [9; 6]), &mut out);
+    // ARP replies not addressed to one of our addresses are not learned.
+    let mut r = arp_reply("10.0.0.77", [9; 6]);
+    r[41] = 2; // target protocol address 10.0.0.2
+    dp.handle(T, &host(2), &r, &mut out);
     assert!(out.is_empty());
     assert!(dp.neighbours().is_empty());
+    // Replies to us are (with fan-out another worker may have asked).
+    dp.handle(T, &host(2), &arp_reply("10.0.0.77", [9; 6]), &mut out);
+    assert_eq!(dp.neighbours(), vec![(2, ip("10.0.0.77"), [9; 6])]);
     assert_eq!(dp.counters().passed, 1);
+}
+
+#[test]
+fn seeded_neighbour_releases_queued_frames() {
+    let mut dp = Dataplane::new(dr_decider(FwdMethod::Route, "10.0.0.56", 80), routing());
+    let syn = tcp_frame("10.0.0.100", 40000, "10.0.0.49", 80, tcp_flags::SYN, b"");
+    let mut out = Vec::new();
+    dp.handle(T, &host(2), &syn, &mut out);
+    assert_eq!(out.len(), 1); // the probe
+    out.clear();
+    dp.seed_neighbour(T, 2, ip("10.0.0.56"), RS1_MAC);
+    dp.take_pending(&mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(&out[0].frame[0..6], &RS1_MAC);
+    assert_eq!(&out[0].frame[12..], &syn[12..]);
 }
 
 #[test]

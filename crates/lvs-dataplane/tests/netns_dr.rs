@@ -209,12 +209,12 @@ fn writeup_persistence_scenario_matches_kernel_recording() {
     }
     // Copy of shared/traces/seed-persistence/snapshots.txt (Debian 6.1 kernel).
     let text = include_str!("fixtures/seed-persistence-snapshots.txt");
-    let mut expected: Vec<Vec<String>> = Vec::new();
+    let mut expected: Vec<(f64, Vec<String>)> = Vec::new();
     for l in text.lines() {
-        if l.starts_with("---") {
-            expected.push(Vec::new());
+        if let Some(at) = l.strip_prefix("--- at=") {
+            expected.push((at.trim().parse().unwrap(), Vec::new()));
         } else if !l.trim().is_empty() {
-            expected.last_mut().unwrap().push(l.to_string());
+            expected.last_mut().unwrap().1.push(l.to_string());
         }
     }
     assert_eq!(expected.len(), 8);
@@ -226,27 +226,34 @@ fn writeup_persistence_scenario_matches_kernel_recording() {
          --dest 10.0.0.56:80:dr:100 --dest 10.0.0.57:80:dr:100",
     );
     let url = format!("http://{VIP}/id");
-    let mut got: Vec<Vec<String>> = Vec::new();
+    let mut got: Vec<(f64, Vec<String>)> = Vec::new();
     let mut ids = Vec::new();
+    // The recording's script: 3 requests, a snapshot, 6 more about one second
+    // apart, a 4th request, a snapshot. Our snapshots are taken at the
+    // recording's offsets from the first request (no drift under load).
+    let t0 = Instant::now();
     for _ in 0..3 {
         ids.push(lab.get("c", &url));
     }
-    got.push(lab.fwd().conns());
-    for _ in 0..6 {
-        std::thread::sleep(Duration::from_secs(1));
-        got.push(lab.fwd().conns());
+    for (i, (at, _)) in expected.iter().enumerate() {
+        if i == 7 {
+            ids.push(lab.get("c", &url));
+        }
+        if let Some(rest) = Duration::from_secs_f64(*at).checked_sub(t0.elapsed()) {
+            std::thread::sleep(rest);
+        }
+        let snap = lab.fwd().conns();
+        got.push((t0.elapsed().as_secs_f64(), snap));
     }
-    ids.push(lab.get("c", &url));
-    got.push(lab.fwd().conns());
     assert_eq!(
         ids,
         ["r2", "r2", "r2", "r2"],
         "all four requests on the newest real server (.57)"
     );
-    for (i, (e, g)) in expected.iter().zip(&got).enumerate() {
+    for (i, ((eat, e), (gat, g))) in expected.iter().zip(&got).enumerate() {
         if let Err(msg) = matches(e, g) {
             panic!(
-                "snapshot {i}: {msg}\nexpected:\n{}\ngot:\n{}",
+                "snapshot {i} (kernel at {eat:.3} s, ours at {gat:.3} s): {msg}\nexpected:\n{}\ngot:\n{}",
                 e.join("\n"),
                 g.join("\n")
             );

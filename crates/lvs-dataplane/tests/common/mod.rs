@@ -110,7 +110,7 @@ impl Lab {
         };
         lab.netns("sw");
         sh(&format!(
-            "ip -n {} link add br0 type bridge && ip -n {} link set br0 up",
+            "ip -n {} link add br0 type bridge mcast_snooping 0 && ip -n {} link set br0 up",
             lab.ns("sw"),
             lab.ns("sw")
         ));
@@ -135,7 +135,7 @@ impl Lab {
         }
         let (n, sw) = (self.ns(name), self.ns("sw"));
         let _ = try_sh(&format!(
-            "ip -n {sw} link add {br} type bridge 2>/dev/null; ip -n {sw} link set {br} up"
+            "ip -n {sw} link add {br} type bridge mcast_snooping 0 2>/dev/null; ip -n {sw} link set {br} up"
         ));
         let peer = format!("{name}-{ifname}");
         sh(&format!(
@@ -177,6 +177,11 @@ impl Lab {
     /// A real server: VIP on lo for DR (with arp_ignore/arp_announce), and an
     /// HTTP server whose `/id` says `name`.
     pub fn http_server(&mut self, name: &str, port: u16) {
+        self.http_server_on(name, port, "0.0.0.0");
+    }
+
+    /// Like [`Lab::http_server`], bound to `bind` (`::` for dual stack).
+    pub fn http_server_on(&mut self, name: &str, port: u16, bind: &str) {
         let root = self.dir.join(name);
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("id"), name).unwrap();
@@ -202,7 +207,10 @@ impl Lab {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(10) {
             if self
-                .try_exec(from, &format!("curl -s -o /dev/null --max-time 1 {url}"))
+                .try_exec(
+                    from,
+                    &format!("curl -g -s -o /dev/null --max-time 1 '{url}'"),
+                )
                 .0
             {
                 return;
@@ -264,7 +272,7 @@ impl Lab {
 
     /// One HTTP GET of `url` from `from`; the body.
     pub fn get(&self, from: &str, url: &str) -> String {
-        self.exec(from, &format!("curl -s --max-time 5 {url}"))
+        self.exec(from, &format!("curl -g -s --max-time 5 '{url}'"))
     }
 }
 

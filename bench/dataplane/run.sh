@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Benchmark of the built-in data plane (issue 8) against haproxy (TCP mode)
+# and nginx stream as L4 peers, all in network namespaces on veth:
+#   client --br0-- director --br0-- r1, r2 (nginx HTTP servers)
+# Measures
+#   1. new connections/s: wrk with "Connection: close" (one TCP connection per
+#      request) through the director: built-in LVS-DR, haproxy, nginx stream;
+#   2. small-packet forwarding rate: UDP (18-byte payload) through the
+#      built-in LVS-DR, counted on the real servers' interfaces; nginx stream
+#      UDP as the peer.
+# The director process is pinned to one CPU (DIRECTOR_CPU, default 1); the
+# load generator to the other. Usage (root):
+#   bench/dataplane/run.sh [SECONDS] [WORKERS]
+# Needs: iproute2, nftables, wrk, haproxy, nginx (with the stream module).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${1:-10}
+WORKERS=${2:-1}
+DCPU=${DIRECTOR_CPU:-1}
+GCPU=${GEN_CPU:-0}
+T=dpb$$
+W=$(mktemp -d /tmp/$T.XXXX)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+cargo build -q --release -p lvs-dataplane --bin lvs-fwd --example udpgen
+FWD=$CARGO_TARGET_DIR/release/lvs-fwd
+GEN=$CARGO_TARGET_DIR/release/examples/udpgen
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.3
+  for n in c d r1 r2 sw; do ip netns del $T-$n 2>/dev/null || true; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+ns() { ip netns exec $T-$1 "${@:2}"; }
+for n in sw c d r1 r2; do ip netns add $T-$n; ip -n $T-$n link set lo up; done
+ip -n $T-sw link add br0 type bridge; ip -n $T-sw link set br0 up
+for n in c d r1 r2; do
+  ip link add eth0 netns $T-$n type veth peer name p$n netns $T-sw
+  ip -n $T-sw link set p$n master br0 up; ip -n $T-$n link set eth0 up
+done
+ip -n $T-c addr add 10.0.0.100/24 dev eth0
+ip -n $T-d addr add 10.0.0.1/24 dev eth0; ip -n $T-d addr add 10.0.0.49/32 dev eth0
+i=56
+for n in r1 r2; do
+  ip -n $T-$n addr add 10.0.0.$i/24 dev eth0; ip -n $T-$n addr add 10.0.0.49/32 dev lo
+  ns $n sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+  cat > "$W/$n.conf" <<EOC
+worker_processes 1; daemon off; pid $W/$n.pid; error_log $W/$n.err;
+events { worker_connections 8192; }
+http { access_log off; server { listen 80 backlog=4096; location / { return 200 "$n\n"; } } }
+EOC
+  ns $n taskset -c $GCPU nginx -c "$W/$n.conf" & PIDS+=($!)
+  i=$((i + 1))
+done
+sleep 1
+for n in r1 r2; do ns c curl -sf -o /dev/null http://10.0.0.$([ $n = r1 ] && echo 56 || echo 57)/ ; done
+
+wrk_cps() { # URL -> requests (= connections) per second
+  ns c taskset -c $GCPU wrk -t1 -c32 -d${SECS}s -H "Connection: close" "$1" 2>&1 |
+    awk '/Requests\/sec/ {print int($2)} /Non-2xx|Socket errors/ {print "  (" $0 ")" > "/dev/stderr"}'
+}
+rx() { ns $1 cat /sys/class/net/eth0/statistics/rx_packets; }
+
+echo "== built-in data plane (lvs-fwd, LVS-DR, rr, $WORKERS worker(s), CPU $DCPU)"
+coproc FWDP { ns d taskset -c $DCPU "$FWD" --iface eth0 --workers "$WORKERS" \
+  --service tcp:10.0.0.49:80:rr --dest 10.0.0.56:80:dr --dest 10.0.0.57:80:dr \
+  --service udp:10.0.0.49:9000:rr --dest 10.0.0.56:9000:dr --dest 10.0.0.57:9000:dr; }
+PIDS+=($FWDP_PID)
+read -r ready <&"${FWDP[0]}"; [ "$ready" = ready ]
+ns c curl -sf -o /dev/null http://10.0.0.49/
+BUILTIN_CPS=$(wrk_cps http://10.0.0.49/)
+echo "new connections/s: $BUILTIN_CPS"
+a=$(( $(rx r1) + $(rx r2) ))
+G=$(ns c taskset -c $GCPU "$GEN" 10.0.0.49:9000 "$SECS" 64 18)
+b=$(( $(rx r1) + $(rx r2) ))
+BUILTIN_PPS=$(( (b - a) / SECS ))
+echo "udp generator: $G"
+echo "udp packets/s delivered to real servers: $BUILTIN_PPS"
+echo counters >&"${FWDP[1]}"; read -r c <&"${FWDP[0]}"; echo "$c"
+echo quit >&"${FWDP[1]}"; wait "$FWDP_PID" || true
+
+echo "== haproxy (mode tcp, 1 thread, CPU $DCPU)"
+cat > "$W/haproxy.cfg" <<EOC
+global
+  nbthread 1
+  maxconn 20000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend f
+  bind 10.0.0.1:8080
+  default_backend b
+backend b
+  balance roundrobin
+  server r1 10.0.0.56:80
+  server r2 10.0.0.57:80
+EOC
+ns d taskset -c $DCPU haproxy -f "$W/haproxy.cfg" -db & HP=$!; PIDS+=($HP)
+sleep 1
+HAPROXY_CPS=$(wrk_cps http://10.0.0.1:8080/)
+echo "new connections/s: $HAPROXY_CPS"
+kill $HP; wait $HP 2>/dev/null || true
+
+echo "== nginx stream (1 worker, CPU $DCPU)"
+cat > "$W/lb.conf" <<EOC
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1; daemon off; pid $W/lb.pid; error_log $W/lb.err;
+events { worker_connections 20000; }
+stream {
+  upstream t { server 10.0.0.56:80; server 10.0.0.57:80; }
+  upstream u { server 10.0.0.56:9000; server 10.0.0.57:9000; }
+  server { listen 10.0.0.1:8081 backlog=4096; proxy_pass t; }
+  server { listen 10.0.0.1:9001 udp; proxy_pass u; proxy_responses 0; }
+}
+EOC
+ns d taskset -c $DCPU nginx -c "$W/lb.conf" & NP=$!; PIDS+=($NP)
+sleep 1
+NGINX_CPS=$(wrk_cps http://10.0.0.1:8081/)
+echo "new connections/s: $NGINX_CPS"
+a=$(( $(rx r1) + $(rx r2) ))
+G=$(ns c taskset -c $GCPU "$GEN" 10.0.0.1:9001 "$SECS" 64 18)
+b=$(( $(rx r1) + $(rx r2) ))
+NGINX_PPS=$(( (b - a) / SECS ))
+echo "udp generator: $G"
+echo "udp packets/s delivered to real servers: $NGINX_PPS"
+kill $NP; wait $NP 2>/dev/null || true
+
+echo
+echo "| director | new conn/s (wrk, Connection: close) | UDP 18 B pkts/s delivered |"
+echo "|---|---|---|"
+echo "| lvsd built-in (LVS-DR, AF_PACKET, $WORKERS worker) | $BUILTIN_CPS | $BUILTIN_PPS |"
+echo "| haproxy 2.6 mode tcp (1 thread) | $HAPROXY_CPS | n/a |"
+echo "| nginx 1.22 stream (1 worker) | $NGINX_CPS | $NGINX_PPS |"
