@@ -188,7 +188,7 @@ impl Lab {
         self.spawn(
             name,
             &format!(
-                "python3 -m http.server {port} --bind 0.0.0.0 --directory {}",
+                "python3 -m http.server {port} --bind {bind} --directory {}",
                 root.display()
             ),
         );
