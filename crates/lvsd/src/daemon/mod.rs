@@ -673,6 +673,9 @@ pub(crate) mod plane {
     use super::checkers::vs_key;
     use super::DataplaneMode;
 
+    /// Pause between retries of a failed data-plane update.
+    const RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
     /// Where lvsd remembers which kernel IPVS entries it created (shared with `lvsd ipvs apply`).
     const STATE_FILE: &str = "/run/lvsd/ipvs-state.json";
 
@@ -727,6 +730,8 @@ pub(crate) mod plane {
         last_error: Option<String>,
         ops_applied: u64,
         note: Option<String>,
+        /// After a failure, retries wait until then (no retry storm on every checker event).
+        next_try: Option<std::time::Instant>,
     }
 
     fn open_kernel() -> Result<Box<dyn IpvsBackend + Send>, String> {
@@ -788,6 +793,7 @@ pub(crate) mod plane {
                 last_error: None,
                 ops_applied: 0,
                 note,
+                next_try: None,
             };
             p.flush();
             p
@@ -814,6 +820,7 @@ pub(crate) mod plane {
                 last_error: None,
                 ops_applied: 0,
                 note: None,
+                next_try: None,
             }
         }
 
@@ -851,20 +858,24 @@ pub(crate) mod plane {
             }
         }
 
-        /// Applies pending changes, if any. Errors are logged and retried later.
+        /// Applies pending changes, if any. Errors are logged and retried later (at most every
+        /// [`RETRY_INTERVAL`]).
         pub(crate) fn flush(&mut self) {
-            if !self.dirty {
+            if !self.dirty || self.next_try.is_some_and(|t| std::time::Instant::now() < t) {
                 return;
             }
             let desired = desired(&self.conf, &self.weights);
             match self.apply(&desired) {
-                Ok(0) => self.dirty = false,
                 Ok(n) => {
                     self.dirty = false;
-                    info!(ops = n, dataplane = self.mode, "IPVS reconciled");
+                    self.next_try = None;
+                    if n > 0 {
+                        info!(ops = n, dataplane = self.mode, "IPVS reconciled");
+                    }
                 }
                 Err(e) => {
                     self.failures += 1;
+                    self.next_try = Some(std::time::Instant::now() + RETRY_INTERVAL);
                     if self.last_error.as_deref() != Some(e.as_str()) {
                         warn!(dataplane = self.mode, error = %e, "data plane update failed; will retry");
                     }
