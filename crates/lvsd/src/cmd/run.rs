@@ -129,9 +129,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match rt.block_on(daemon::run(opts)) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
+            // Logged once (the log goes to stderr); keepalived's exit code for a configuration
+            // it cannot run.
             tracing::error!("{e:#}");
-            // keepalived's exit code for a configuration it cannot run.
-            eprintln!("lvsd: {e:#}");
             Ok(ExitCode::from(2))
         }
     }
