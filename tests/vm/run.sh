@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real-kernel tests (CI step in scripts/test-all.sh). Skips cleanly, exit 0, when no VM can run here.
-# Runs the smoke test, then every executable tests/vm/cases/*.sh (host-side scripts that call
+# Runs the smoke test (LVSD_VM_FULL=1: also a two-request scenario through the LVS-DR lab of
+# record.sh), then every executable tests/vm/cases/*.sh (host-side scripts that call
 # tests/vm/vm-run.sh themselves; exit 0 = pass, 77 = skip, anything else = fail).
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -11,7 +12,8 @@ fi
 rm -f "${TMPDIR:-/tmp}/lvsd-vm-check.$$"
 fail=0
 t0=$(date +%s)
-if "$HERE/vm-run.sh" --script "$HERE/smoke-guest.sh" --timeout 240; then
+lab=(); [ "${LVSD_VM_FULL:-0}" = 1 ] && lab=(--arg lab)
+if "$HERE/vm-run.sh" --script "$HERE/smoke-guest.sh" "${lab[@]+"${lab[@]}"}" --timeout 240; then
   echo "PASS vm smoke: Debian kernel ip_vs programmed with ipvsadm, ipvsadm -Ln as expected ($(( $(date +%s) - t0 ))s)"
 else
   rc=$?

@@ -58,7 +58,9 @@ echo "smoke: keepalived programmed IPVS"
 kill $kp; wait $kp || true
 ip link add vx0 type veth peer name vx1 || die "veth"
 ip link add brx type bridge || die "bridge"
-# The LVS-DR lab used by record.sh: one persistent rr service, two requests, one snapshot.
+# The LVS-DR lab used by record.sh (only with the argument "lab": ~5 s on a quiet host, but ~50 s
+# when the host is loaded): one persistent rr service, two requests, one snapshot.
+if [ "${1:-}" != lab ]; then echo "smoke: ok"; exit 0; fi
 set +e
 ipvsadm -C
 . /extra/topo.sh
