@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod daemon;
+mod lower_ipvs_admin;
 mod lower_ipvs;
 
 /// lvsd: a keepalived-compatible LVS/IPVS director.
