@@ -17,6 +17,9 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${LVSD_CACHE:-/var/cache/lvsd-tests}/vm"
 mkdir -p "$CACHE"
 log() { printf 'build-image: %s\n' "$*" >&2; }
+# One builder at a time (parallel first runs would download/unpack into the same directory).
+exec 9>"$CACHE/.lock"
+flock 9
 
 # ---- 1. kernel package -------------------------------------------------------------------------
 pkg="${LVSD_VM_KVER:-}"
@@ -58,10 +61,10 @@ BINS=(/usr/sbin/ip:/sbin/ip /usr/sbin/ipvsadm:/sbin/ipvsadm /usr/bin/tcpdump:/sb
       /usr/sbin/keepalived:/sbin/keepalived /bin/kmod:/sbin/kmod /bin/nc.openbsd:/sbin/nc
       /bin/date:/sbin/date /usr/sbin/nft:/sbin/nft /usr/sbin/ss:/sbin/ss
       /usr/sbin/iptables-legacy:/sbin/iptables /usr/sbin/xtables-legacy-multi:/sbin/xtables-legacy-multi)
-have_bins=()
+have_bins=() missing=()
 for b in "${BINS[@]}"; do
   src="${b%%:*}"
-  if [ -e "$src" ]; then have_bins+=("$b"); else log "note: $src not installed, left out"; fi
+  if [ -e "$src" ]; then have_bins+=("$b"); else missing+=("$src"); fi
 done
 [ -x /bin/busybox ] || { log "busybox-static is required (/bin/busybox)"; exit 2; }
 for need in /usr/sbin/ipvsadm /usr/sbin/ip; do
@@ -79,6 +82,7 @@ fi
 
 # ---- 3. stage the root -------------------------------------------------------------------------
 log "building base initramfs ($KVER, key $key)"
+[ ${#missing[@]} -eq 0 ] || log "note: not installed, left out: ${missing[*]}"
 ST="$(mktemp -d "$CACHE/stage.XXXXXX")"
 trap 'rm -rf "$ST"' EXIT
 mkdir -p "$ST"/{bin,sbin,etc,proc,sys,dev,run,tmp,root,out,payload,lib64,usr/local/bin,var/empty,www}
