@@ -32,6 +32,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace"
 cargo test --workspace
 
+# 3b. VRRP interop matrix against Debian's keepalived 2.2.7 (network namespaces).
+step "VRRP interop with keepalived"
+cargo build -p lvsd
+LVSD_VRRP="target/debug/lvsd run -P -n -l" crates/lvs-vrrp/tests/interop/interop.sh
+
 # 4. Real-kernel tests in a throwaway VM (Debian kernel with ip_vs, under qemu).
 if [ -x tests/vm/run.sh ]; then
   step "real-kernel VM tests"
