@@ -34,7 +34,7 @@
 //! One task drives every instance and sync group (one engine): the raw
 //! sockets are per interface, and demultiplexing by VRID inside one engine
 //! is what makes "unknown VRID" counters meaningful.
-#![allow(dead_code)] // `lvsd run` (cmd/run.rs) is the caller; until it is wired only tests use this.
+#![allow(dead_code)] // Also compiled into the lvs-sys `vrrpd` example, which uses only part of the API.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -550,6 +550,10 @@ async fn run_engine(
         .with_context(|| format!("VRRP socket on {ifname}"))?;
         let fd = Arc::new(sock.into_async()?);
         io.sockets.insert((ifname.clone(), family), fd.clone());
+        // Open the GARP/NA sender now so the first MASTER transition does not pay for it.
+        if let Err(e) = io.frame_sender(&ifname) {
+            warn!(interface = %ifname, error = %e, "no packet socket for gratuitous ARP/NA");
+        }
         let tx = tx.clone();
         tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
