@@ -47,10 +47,10 @@ for n in r1 r2; do
   ns $n sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
   cat > "$W/$n.conf" <<EOC
 worker_processes 1; daemon off; pid $W/$n.pid; error_log $W/$n.err;
-events { worker_connections 8192; }
+events { worker_connections 4096; }
 http { access_log off; server { listen 80 backlog=4096; location / { return 200 "$n\n"; } } }
 EOC
-  ns $n taskset -c $GCPU nginx -c "$W/$n.conf" & PIDS+=($!)
+  ip netns exec $T-$n taskset -c $GCPU nginx -c "$W/$n.conf" & PIDS+=($!)
   i=$((i + 1))
 done
 sleep 1
@@ -63,7 +63,7 @@ wrk_cps() { # URL -> requests (= connections) per second
 rx() { ns $1 cat /sys/class/net/eth0/statistics/rx_packets; }
 
 echo "== built-in data plane (lvs-fwd, LVS-DR, rr, $WORKERS worker(s), CPU $DCPU)"
-coproc FWDP { ns d taskset -c $DCPU "$FWD" --iface eth0 --workers "$WORKERS" \
+coproc FWDP { exec ip netns exec $T-d taskset -c $DCPU "$FWD" --iface eth0 --workers "$WORKERS" \
   --service tcp:10.0.0.49:80:rr --dest 10.0.0.56:80:dr --dest 10.0.0.57:80:dr \
   --service udp:10.0.0.49:9000:rr --dest 10.0.0.56:9000:dr --dest 10.0.0.57:9000:dr; }
 PIDS+=($FWDP_PID)
@@ -84,7 +84,7 @@ echo "== haproxy (mode tcp, 1 thread, CPU $DCPU)"
 cat > "$W/haproxy.cfg" <<EOC
 global
   nbthread 1
-  maxconn 20000
+  maxconn 4000
 defaults
   mode tcp
   timeout connect 5s
@@ -98,7 +98,7 @@ backend b
   server r1 10.0.0.56:80
   server r2 10.0.0.57:80
 EOC
-ns d taskset -c $DCPU haproxy -f "$W/haproxy.cfg" -db & HP=$!; PIDS+=($HP)
+ip netns exec $T-d taskset -c $DCPU haproxy -f "$W/haproxy.cfg" -db & HP=$!; PIDS+=($HP)
 sleep 1
 HAPROXY_CPS=$(wrk_cps http://10.0.0.1:8080/)
 echo "new connections/s: $HAPROXY_CPS"
@@ -108,7 +108,7 @@ echo "== nginx stream (1 worker, CPU $DCPU)"
 cat > "$W/lb.conf" <<EOC
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 1; daemon off; pid $W/lb.pid; error_log $W/lb.err;
-events { worker_connections 20000; }
+events { worker_connections 4096; }
 stream {
   upstream t { server 10.0.0.56:80; server 10.0.0.57:80; }
   upstream u { server 10.0.0.56:9000; server 10.0.0.57:9000; }
@@ -116,7 +116,7 @@ stream {
   server { listen 10.0.0.1:9001 udp; proxy_pass u; proxy_responses 0; }
 }
 EOC
-ns d taskset -c $DCPU nginx -c "$W/lb.conf" & NP=$!; PIDS+=($NP)
+ip netns exec $T-d taskset -c $DCPU nginx -c "$W/lb.conf" & NP=$!; PIDS+=($NP)
 sleep 1
 NGINX_CPS=$(wrk_cps http://10.0.0.1:8081/)
 echo "new connections/s: $NGINX_CPS"
