@@ -7,6 +7,11 @@
 //! `sync_probe recv IFACE GROUP PORT DIR MAX IDLE_S`: receive up to MAX
 //! datagrams (stop after IDLE_S seconds without one) and write each to
 //! `DIR/NNN.bin`; print what the lvs-sync backup makes of it.
+//!
+//! `sync_probe blast IFACE GROUP PORT N`: sync N ESTABLISHED connections
+//! (master threshold rules, 1472-byte messages) and send the datagrams.
+//! `sync_probe sink IFACE GROUP PORT N`: receive until N installs (or 3 s
+//! idle) and print installs per second between the first and last datagram.
 
 use std::time::Duration;
 
@@ -150,6 +155,93 @@ fn main() {
                     }
                 }
             }
+        }
+        "blast" => {
+            let n: u32 = a[5].parse().unwrap();
+            let s = lvs_sys::sync::open_master(&lvs_sys::sync::SyncSocketCfg {
+                sock_size: 8 << 20,
+                ..cfg
+            })
+            .expect("open master socket");
+            let t0 = std::time::Instant::now();
+            let mut m = SyncMaster::new(SyncParams {
+                sync_qlen_max: usize::MAX,
+                ..SyncParams::default()
+            });
+            let dr = IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT;
+            let mut sent = 0usize;
+            let mut bytes = 0usize;
+            for i in 0..n {
+                let c = SyncConn {
+                    caddr: std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a80_0000 + i)),
+                    ..conn("0.0.0.0", 1024 + (i % 60000) as u16, "10.0.0.49", "10.0.0.57", dr, 1, 900)
+                };
+                let mut st = ConnSyncState::new(Duration::ZERO);
+                st.old_state = 1;
+                let mut chain = [ChainLink {
+                    conn: &c,
+                    st: &mut st,
+                }];
+                m.sync_conn(Duration::ZERO, &mut chain, 3);
+                while let Some(d) = m.poll_transmit(Duration::ZERO) {
+                    while s.send(&d).is_err() {}
+                    sent += 1;
+                    bytes += d.len();
+                }
+            }
+            m.flush();
+            while let Some(d) = m.poll_transmit(Duration::ZERO) {
+                while s.send(&d).is_err() {}
+                sent += 1;
+                bytes += d.len();
+            }
+            let dt = t0.elapsed().as_secs_f64();
+            println!(
+                "blast: {n} entries in {sent} datagrams ({bytes} bytes) in {dt:.3} s = {:.0} entries/s",
+                f64::from(n) / dt
+            );
+        }
+        "sink" => {
+            let n: u64 = a[5].parse().unwrap();
+            let s = lvs_sys::sync::open_backup(&lvs_sys::sync::SyncSocketCfg {
+                sock_size: 64 << 20,
+                ..cfg
+            })
+            .expect("open backup socket");
+            if let Some(ready) = a.get(6) {
+                std::fs::write(ready, b"").unwrap();
+            }
+            let mut backup = SyncBackup::default();
+            let mut table = lvs_sync::BackupTable::new();
+            let mut buf = vec![0u8; 65536];
+            let mut out = Vec::with_capacity(64);
+            let mut installs = 0u64;
+            let mut datagrams = 0u64;
+            let mut first = None;
+            let mut last = std::time::Instant::now();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            while installs < n {
+                let Ok(len) = s.recv(&mut buf) else { break };
+                let now = std::time::Instant::now();
+                first.get_or_insert(now);
+                last = now;
+                datagrams += 1;
+                out.clear();
+                backup.process(&buf[..len], &mut out);
+                for act in &out {
+                    if let BackupAction::Install(i) = act {
+                        table.apply(Duration::ZERO, i);
+                        installs += 1;
+                    }
+                }
+                s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            }
+            let dt = first.map(|f| (last - f).as_secs_f64()).unwrap_or(0.0);
+            println!(
+                "sink: {installs} installs ({} in table) from {datagrams} datagrams in {dt:.3} s = {:.0} entries/s",
+                table.len(),
+                installs as f64 / dt.max(1e-9)
+            );
         }
         m => {
             eprintln!("unknown mode {m}");
