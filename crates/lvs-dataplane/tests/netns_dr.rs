@@ -261,3 +261,23 @@ fn writeup_persistence_scenario_matches_kernel_recording() {
     }
     lab.stop_fwd();
 }
+
+/// Two workers with PACKET_FANOUT_HASH share one engine: the kernel's
+/// round-robin order and persistence still hold across them.
+#[test]
+fn dr_two_workers_keep_exact_decisions() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = dr_lab("dpfo");
+    lab.start_fwd(
+        "d",
+        "--iface eth0 --workers 2 --service tcp:10.0.0.49:80:rr \
+         --dest 10.0.0.56:80:dr --dest 10.0.0.57:80:dr",
+    );
+    let order: Vec<String> = (0..6)
+        .map(|_| lab.get("c", &format!("http://{VIP}/id")))
+        .collect();
+    assert_eq!(order, ["r2", "r1", "r2", "r1", "r2", "r1"], "{order:?}");
+    lab.stop_fwd();
+}
