@@ -174,7 +174,15 @@ fn main() {
             for i in 0..n {
                 let c = SyncConn {
                     caddr: std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a80_0000 + i)),
-                    ..conn("0.0.0.0", 1024 + (i % 60000) as u16, "10.0.0.49", "10.0.0.57", dr, 1, 900)
+                    ..conn(
+                        "0.0.0.0",
+                        1024 + (i % 60000) as u16,
+                        "10.0.0.49",
+                        "10.0.0.57",
+                        dr,
+                        1,
+                        900,
+                    )
                 };
                 let mut st = ConnSyncState::new(Duration::ZERO);
                 st.old_state = 1;
