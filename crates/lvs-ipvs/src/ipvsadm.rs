@@ -485,7 +485,7 @@ fn print_service(out: &mut String, s: &ServiceWithDests, f: &ListFormat, r: &dyn
                 out,
                 "  -> {dname:<28} {:<7} {:<13} {:<6} {:<10} {:<10}",
                 e.dest.fwd.name(),
-                tun_info(e).unwrap_or_else(|| "-".into()),
+                tun_info(e).unwrap_or_else(|| "n/a".into()),
                 e.dest.weight as i32,
                 e.active_conns,
                 e.inact_conns
