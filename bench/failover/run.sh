@@ -15,23 +15,30 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LVSD=${LVSD:-$ROOT/target/debug/lvsd run -P -n -l}
 KEEPALIVED=${KEEPALIVED:-$(command -v keepalived)}
 RUNS=${RUNS:-20}
-P=h5f$$
+BASE=f$$
+N=0
+P=$BASE
+NSES=()
 W=$(mktemp -d /tmp/lvsd-failover.XXXXXX)
 PIDS=()
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
 cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  for n in a b c br; do ip netns del "$P$n" 2>/dev/null; done
+  for n in "${NSES[@]}"; do ip netns del "$n" 2>/dev/null; done
   rm -rf "$W"
 }
 trap cleanup EXIT
 
 topo() {
-  for n in a b c br; do ip netns del "$P$n" 2>/dev/null; ip netns add "$P$n"; ip -n "$P$n" link set lo up; done
+  # Fresh names every run: a deleted namespace lingers while its processes exit.
+  for n in a b c br; do ip netns del "$P$n" 2>/dev/null; done
+  N=$((N+1)); P=${BASE}x$N
+  for n in a b c br; do ip netns add "$P$n"; NSES+=("$P$n"); ip -n "$P$n" link set lo up; done
   ip -n "${P}br" link add br0 type bridge mcast_snooping 0; ip -n "${P}br" link set br0 up
   local i=1
   for n in a b c; do
-    ip link add "${P}$n" type veth peer name "v$n" netns "${P}br"
+    # (retried: concurrent namespace churn on the host can make the peer reference fail once)
+    for _ in 1 2 3 4 5; do ip link add "${P}$n" type veth peer name "v$n" netns "${P}br" 2>/dev/null && break; sleep 0.2; done
     ip link set "${P}$n" netns "$P$n"
     ip -n "$P$n" link set "${P}$n" name eth0
     ip -n "$P$n" addr add "10.77.0.$i/24" dev eth0

@@ -42,7 +42,8 @@ topo() {
   ip -n "${P}br" link set br0 up
   local i=1
   for n in a b c; do
-    ip link add "${P}$n" type veth peer name "v$n" netns "${P}br"
+    # (retried: concurrent namespace churn on the host can make the peer reference fail once)
+    for _ in 1 2 3 4 5; do ip link add "${P}$n" type veth peer name "v$n" netns "${P}br" 2>/dev/null && break; sleep 0.2; done
     ip link set "${P}$n" netns "$P$n"
     ip -n "$P$n" link set "${P}$n" name eth0
     ip -n "$P$n" link set eth0 address "02:00:00:00:aa:0$i"
