@@ -101,11 +101,6 @@ impl Ipvs {
                 Some(m) if m < t0 => (t0, 0),
                 Some(m) => {
                     let k = (m - t0).div_ceil(EXPIRE_LATER_MS as u64).max(1);
-                    let k = if t0 + k * EXPIRE_LATER_MS as u64 == m {
-                        k
-                    } else {
-                        k
-                    };
                     (t0 + k * EXPIRE_LATER_MS as u64, k as u32)
                 }
             };

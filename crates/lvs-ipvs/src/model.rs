@@ -1331,28 +1331,45 @@ impl Ipvs {
                 }
             }
             if c.expires <= now {
-                return Err(format!("entry {i} outlived its deadline: expires {} <= now {now}", c.expires));
+                return Err(format!(
+                    "entry {i} outlived its deadline: expires {} <= now {now}",
+                    c.expires
+                ));
             }
             if c.expires > now + c.timeout as u64 {
-                return Err(format!("entry {i} expires {} beyond now {now} + timeout {}", c.expires, c.timeout));
+                return Err(format!(
+                    "entry {i} expires {} beyond now {now} + timeout {}",
+                    c.expires, c.timeout
+                ));
             }
             if c.control != NIL {
-                if !self.table.is_live(c.control) || !self.table.conns[c.control as usize].is_template() {
-                    return Err(format!("entry {i} controlled by a dead template {}", c.control));
+                if !self.table.is_live(c.control)
+                    || !self.table.conns[c.control as usize].is_template()
+                {
+                    return Err(format!(
+                        "entry {i} controlled by a dead template {}",
+                        c.control
+                    ));
                 }
                 *ctl.entry(c.control).or_default() += 1;
             }
             if c.flags & cf::TEMPLATE == 0 && c.proto == IPPROTO_TCP {
                 let active = c.flags & cf::INACTIVE == 0;
                 if active != tcp::is_active(c.state) {
-                    return Err(format!("entry {i}: INACTIVE flag disagrees with state {}", c.state));
+                    return Err(format!(
+                        "entry {i}: INACTIVE flag disagrees with state {}",
+                        c.state
+                    ));
                 }
             }
         }
         for (i, c) in self.table.iter_live() {
             let n = ctl.get(&i).copied().unwrap_or(0);
             if c.n_control != n {
-                return Err(format!("template {i}: n_control {} but {n} entries point at it", c.n_control));
+                return Err(format!(
+                    "template {i}: n_control {} but {n} entries point at it",
+                    c.n_control
+                ));
             }
         }
         for (d, x) in self.ds.iter().enumerate() {

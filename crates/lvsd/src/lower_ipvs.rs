@@ -30,8 +30,18 @@ pub(crate) struct Lowered {
 
 fn fwd(kind: &cfg::LbKind) -> (FwdMethod, admin::TunType, u16, admin::TunCsum) {
     match kind {
-        cfg::LbKind::Nat => (FwdMethod::Masq, admin::TunType::Ipip, 0, admin::TunCsum::NoCsum),
-        cfg::LbKind::Dr => (FwdMethod::Route, admin::TunType::Ipip, 0, admin::TunCsum::NoCsum),
+        cfg::LbKind::Nat => (
+            FwdMethod::Masq,
+            admin::TunType::Ipip,
+            0,
+            admin::TunCsum::NoCsum,
+        ),
+        cfg::LbKind::Dr => (
+            FwdMethod::Route,
+            admin::TunType::Ipip,
+            0,
+            admin::TunCsum::NoCsum,
+        ),
         cfg::LbKind::Tun { tun_type, csum } => {
             let (t, p) = match tun_type {
                 cfg::TunType::Ipip => (admin::TunType::Ipip, 0),
@@ -90,15 +100,26 @@ fn expand(first: IpAddr, last: IpAddr) -> Result<Vec<IpAddr>> {
 pub(crate) fn lower(c: &cfg::Config) -> Result<Lowered> {
     let mut out = Lowered::default();
     if let Some(t) = &c.global_defs.lvs_timeouts {
-        out.timeouts = (t.tcp.unwrap_or(0), t.tcpfin.unwrap_or(0), t.udp.unwrap_or(0));
+        out.timeouts = (
+            t.tcp.unwrap_or(0),
+            t.tcpfin.unwrap_or(0),
+            t.udp.unwrap_or(0),
+        );
     }
     for vs in &c.virtual_servers {
         let keys: Vec<ServiceKey> = match &vs.address {
             cfg::VsAddress::Ip { ip, port } => {
-                vec![ServiceKey::Addr { proto: proto(vs.protocol), addr: *ip, port: *port }]
+                vec![ServiceKey::Addr {
+                    proto: proto(vs.protocol),
+                    addr: *ip,
+                    port: *port,
+                }]
             }
             cfg::VsAddress::Fwmark { fwmark } => {
-                vec![ServiceKey::Fwmark { mark: *fwmark, af: family(vs.ip_family) }]
+                vec![ServiceKey::Fwmark {
+                    mark: *fwmark,
+                    af: family(vs.ip_family),
+                }]
             }
             cfg::VsAddress::Group { group } => {
                 let Some(g) = c.virtual_server_groups.iter().find(|g| &g.name == group) else {
@@ -107,14 +128,23 @@ pub(crate) fn lower(c: &cfg::Config) -> Result<Lowered> {
                 let mut keys = Vec::new();
                 for e in &g.entries {
                     match e {
-                        cfg::VsgEntry::Range { first, last, port, .. } => {
+                        cfg::VsgEntry::Range {
+                            first, last, port, ..
+                        } => {
                             for a in expand(*first, *last)? {
-                                keys.push(ServiceKey::Addr { proto: proto(vs.protocol), addr: a, port: *port });
+                                keys.push(ServiceKey::Addr {
+                                    proto: proto(vs.protocol),
+                                    addr: a,
+                                    port: *port,
+                                });
                             }
                         }
-                        cfg::VsgEntry::Fwmark { fwmark, family: f, .. } => {
-                            keys.push(ServiceKey::Fwmark { mark: *fwmark, af: family(f.or(vs.ip_family)) })
-                        }
+                        cfg::VsgEntry::Fwmark {
+                            fwmark, family: f, ..
+                        } => keys.push(ServiceKey::Fwmark {
+                            mark: *fwmark,
+                            af: family(f.or(vs.ip_family)),
+                        }),
                     }
                 }
                 keys
@@ -177,9 +207,11 @@ pub(crate) fn lower(c: &cfg::Config) -> Result<Lowered> {
 pub(crate) fn apply_fresh(v: &mut Ipvs, l: &Lowered) -> Result<()> {
     v.set_timeouts(l.timeouts.0, l.timeouts.1, l.timeouts.2);
     for s in &l.services {
-        v.add_service(&s.service).map_err(|e| anyhow::anyhow!("{}: {e}", s.service.key))?;
+        v.add_service(&s.service)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", s.service.key))?;
         for d in &s.dests {
-            v.add_dest(&s.service.key, d).map_err(|e| anyhow::anyhow!("{} -> {}: {e}", s.service.key, d.key()))?;
+            v.add_dest(&s.service.key, d)
+                .map_err(|e| anyhow::anyhow!("{} -> {}: {e}", s.service.key, d.key()))?;
         }
     }
     Ok(())
@@ -210,7 +242,14 @@ pub(crate) fn apply_reload(v: &mut Ipvs, old: &Lowered, new: &Lowered) -> Result
                 }
                 for od in &o.dests {
                     if !n.dests.iter().any(|nd| nd.key() == od.key()) {
-                        v.del_dest(&n.service.key, &DestKey { addr: od.addr, port: od.port }).map_err(err)?;
+                        v.del_dest(
+                            &n.service.key,
+                            &DestKey {
+                                addr: od.addr,
+                                port: od.port,
+                            },
+                        )
+                        .map_err(err)?;
                     }
                 }
                 for nd in &n.dests {
@@ -228,7 +267,8 @@ pub(crate) fn apply_reload(v: &mut Ipvs, old: &Lowered, new: &Lowered) -> Result
 
 /// Load and lower a keepalived.conf, failing on configuration errors.
 pub(crate) fn load(path: &std::path::Path) -> Result<Lowered> {
-    let loaded = cfg::load(&cfg::FsSource, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let loaded =
+        cfg::load(&cfg::FsSource, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if loaded.has_errors() {
         let msgs: Vec<String> = loaded
             .diagnostics
@@ -236,7 +276,11 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Lowered> {
             .filter(|d| d.severity == cfg::Severity::Error)
             .map(|d| format!("{d}"))
             .collect();
-        bail!("{}: configuration errors:\n{}", path.display(), msgs.join("\n"));
+        bail!(
+            "{}: configuration errors:\n{}",
+            path.display(),
+            msgs.join("\n")
+        );
     }
     lower(&loaded.config)
 }

@@ -90,8 +90,10 @@ fn traces_dir() -> PathBuf {
 
 fn run_trace(dir: &Path) -> Result<usize, String> {
     let snaps = std::fs::read_to_string(dir.join("snapshots.txt")).map_err(|e| e.to_string())?;
-    let kernel: Vec<(String, Vec<Entry>)> =
-        parse_blocks(&snaps).into_iter().filter(|(at, _)| !at.starts_with('-')).collect();
+    let kernel: Vec<(String, Vec<Entry>)> = parse_blocks(&snaps)
+        .into_iter()
+        .filter(|(at, _)| !at.starts_with('-'))
+        .collect();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lvsd"));
     cmd.current_dir(dir)
         .arg("simulate")
@@ -111,7 +113,11 @@ fn run_trace(dir: &Path) -> Result<usize, String> {
         }
     }
     if let Ok(extra) = std::fs::read_to_string(dir.join("simulate.args")) {
-        for l in extra.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for l in extra
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             cmd.args(l.split_whitespace());
         }
     }
@@ -120,11 +126,18 @@ fn run_trace(dir: &Path) -> Result<usize, String> {
     }
     let out = cmd.output().map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("lvsd simulate failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "lvsd simulate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let model = parse_blocks(&String::from_utf8_lossy(&out.stdout));
     if model.len() != kernel.len() {
-        return Err(format!("{} snapshots from lvsd, {} in the trace", model.len(), kernel.len()));
+        return Err(format!(
+            "{} snapshots from lvsd, {} in the trace",
+            model.len(),
+            kernel.len()
+        ));
     }
     let seen = capture_clients(&dir.join("director.pcap"));
     let mut report = String::new();
@@ -133,7 +146,10 @@ fn run_trace(dir: &Path) -> Result<usize, String> {
         assert_eq!(at, mat, "lvsd prints --at values exactly as given");
         // A kernel connection whose client endpoint never appears in the
         // capture means the capture missed its packets: nothing to replay.
-        if let Some(e) = k.iter().find(|e| !e.src.ends_with(":0") && !seen.contains(&e.src)) {
+        if let Some(e) = k
+            .iter()
+            .find(|e| !e.src.ends_with(":0") && !seen.contains(&e.src))
+        {
             eprintln!(
                 "{}: at={at}: capture incomplete (no frame from {}), snapshot skipped",
                 dir.display(),
@@ -157,14 +173,20 @@ fn run_trace(dir: &Path) -> Result<usize, String> {
 /// Client endpoints (`addr:port`) of the IPv4 TCP/UDP frames of a classic pcap.
 fn capture_clients(path: &Path) -> std::collections::HashSet<String> {
     let mut out = std::collections::HashSet::new();
-    let Ok(data) = std::fs::read(path) else { return out };
+    let Ok(data) = std::fs::read(path) else {
+        return out;
+    };
     if data.len() < 24 {
         return out;
     }
     let le = data[..4] == [0xd4, 0xc3, 0xb2, 0xa1] || data[..4] == [0x4d, 0x3c, 0xb2, 0xa1];
     let u32at = |b: &[u8]| {
         let a = [b[0], b[1], b[2], b[3]];
-        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     };
     let mut off = 24;
     while off + 16 <= data.len() {
@@ -179,7 +201,10 @@ fn capture_clients(path: &Path) -> std::collections::HashSet<String> {
         let l4 = 14 + ihl;
         if (proto == 6 || proto == 17) && f.len() >= l4 + 2 {
             let sport = u16::from_be_bytes([f[l4], f[l4 + 1]]);
-            out.insert(format!("{}.{}.{}.{}:{sport}", src[0], src[1], src[2], src[3]));
+            out.insert(format!(
+                "{}.{}.{}.{}:{sport}",
+                src[0], src[1], src[2], src[3]
+            ));
         }
     }
     out
@@ -190,7 +215,9 @@ fn trace_dirs() -> Vec<PathBuf> {
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     dirs.retain(|d| {
-        d.join("director.pcap").exists() && d.join("snapshots.txt").exists() && d.join("keepalived.conf").exists()
+        d.join("director.pcap").exists()
+            && d.join("snapshots.txt").exists()
+            && d.join("keepalived.conf").exists()
     });
     dirs.sort();
     dirs
@@ -206,7 +233,11 @@ fn seed_persistence_trace_reproduced() {
 #[test]
 fn every_recorded_trace_reproduced() {
     let dirs = trace_dirs();
-    assert!(!dirs.is_empty(), "no traces under {}", traces_dir().display());
+    assert!(
+        !dirs.is_empty(),
+        "no traces under {}",
+        traces_dir().display()
+    );
     let mut failures = String::new();
     for d in &dirs {
         let name = d.file_name().unwrap().to_string_lossy().to_string();
@@ -221,7 +252,10 @@ fn every_recorded_trace_reproduced() {
 
 #[test]
 fn comparison_rejects_wrong_destination_and_expiry() {
-    let k = vec![parse_entry("TCP 00:59  ASSURED     10.0.0.100:0       10.0.0.49:80       10.0.0.57:80").unwrap()];
+    let k = vec![parse_entry(
+        "TCP 00:59  ASSURED     10.0.0.100:0       10.0.0.49:80       10.0.0.57:80",
+    )
+    .unwrap()];
     let same = k.clone();
     assert!(compare(&k, &same).is_empty());
     let mut wrong = k.clone();

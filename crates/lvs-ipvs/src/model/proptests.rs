@@ -6,12 +6,28 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Tcp { client: u8, port: u8, flags: u8, reply: bool },
-    Udp { client: u8, port: u8, reply: bool },
+    Tcp {
+        client: u8,
+        port: u8,
+        flags: u8,
+        reply: bool,
+    },
+    Udp {
+        client: u8,
+        port: u8,
+        reply: bool,
+    },
     Wait(u32),
-    Weight { rs: u8, w: u8 },
-    Remove { rs: u8 },
-    Readd { rs: u8 },
+    Weight {
+        rs: u8,
+        w: u8,
+    },
+    Remove {
+        rs: u8,
+    },
+    Readd {
+        rs: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -30,12 +46,21 @@ fn ip(s: String) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn build(sched: &str, persist: bool, fwd: FwdMethod, settings: Settings) -> (Ipvs, Vec<ServiceKey>) {
+fn build(
+    sched: &str,
+    persist: bool,
+    fwd: FwdMethod,
+    settings: Settings,
+) -> (Ipvs, Vec<ServiceKey>) {
     let mut v = Ipvs::new(settings);
     v.set_timeouts(30, 10, 20);
     let mut keys = Vec::new();
     for proto in [Protocol::Tcp, Protocol::Udp] {
-        let key = ServiceKey::Addr { proto, addr: ip("10.0.0.49".into()), port: 80 };
+        let key = ServiceKey::Addr {
+            proto,
+            addr: ip("10.0.0.49".into()),
+            port: 80,
+        };
         let mut s = Service::new(key);
         s.scheduler = sched.into();
         if persist {
@@ -58,7 +83,17 @@ fn run(v: &mut Ipvs, keys: &[ServiceKey], ops: &[Op], fwd: FwdMethod) -> Result<
     let mut now: Millis = 1;
     for o in ops {
         match o {
-            Op::Tcp { client, port, reply, .. } | Op::Udp { client, port, reply } => {
+            Op::Tcp {
+                client,
+                port,
+                reply,
+                ..
+            }
+            | Op::Udp {
+                client,
+                port,
+                reply,
+            } => {
                 let (proto, flags) = match o {
                     Op::Tcp { flags, .. } => (IPPROTO_TCP, *flags),
                     _ => (IPPROTO_UDP, 0),
@@ -69,8 +104,17 @@ fn run(v: &mut Ipvs, keys: &[ServiceKey], ops: &[Op], fwd: FwdMethod) -> Result<
                 p.proto = proto;
                 if *reply && fwd == FwdMethod::Masq {
                     // Reply from whichever real server holds the entry, if any.
-                    if let Some(cv) = v.connections(now).into_iter().find(|x| !x.template && x.caddr == c && x.cport == cport && x.proto_num == proto) {
-                        p = PacketMeta { src: cv.daddr, sport: cv.dport, dst: c, dport: cport, direction: Direction::Output, ..p };
+                    if let Some(cv) = v.connections(now).into_iter().find(|x| {
+                        !x.template && x.caddr == c && x.cport == cport && x.proto_num == proto
+                    }) {
+                        p = PacketMeta {
+                            src: cv.daddr,
+                            sport: cv.dport,
+                            dst: c,
+                            dport: cport,
+                            direction: Direction::Output,
+                            ..p
+                        };
                     }
                 }
                 v.handle_packet(now, &p);
@@ -89,7 +133,13 @@ fn run(v: &mut Ipvs, keys: &[ServiceKey], ops: &[Op], fwd: FwdMethod) -> Result<
             }
             Op::Remove { rs } => {
                 for k in keys {
-                    let _ = v.del_dest(k, &DestKey { addr: ip(format!("192.168.1.{}", 10 + rs)), port: 80 });
+                    let _ = v.del_dest(
+                        k,
+                        &DestKey {
+                            addr: ip(format!("192.168.1.{}", 10 + rs)),
+                            port: 80,
+                        },
+                    );
                 }
             }
             Op::Readd { rs } => {

@@ -35,7 +35,12 @@ pub(crate) struct InputArgs {
     #[arg(short = 'f', long = "config", value_name = "CONFIG")]
     pub config: PathBuf,
     /// Director ingress capture (pcap or pcapng, Ethernet).
-    #[arg(long, value_name = "FILE", required_unless_present = "scenario", conflicts_with = "scenario")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "scenario",
+        conflicts_with = "scenario"
+    )]
     pub pcap: Option<PathBuf>,
     /// Scenario file (see docs/simulate.md).
     #[arg(long, value_name = "FILE")]
@@ -51,7 +56,10 @@ pub(crate) struct InputArgs {
 
 /// Seconds as written ("7.079") to milliseconds.
 pub(crate) fn parse_secs(s: &str) -> Result<Millis> {
-    let v: f64 = s.trim().parse().map_err(|_| anyhow!("bad time {s:?}: expected seconds like 7.079"))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("bad time {s:?}: expected seconds like 7.079"))?;
     if !(0.0..=1e9).contains(&v) {
         bail!("bad time {s:?}: must be between 0 and 1e9 seconds");
     }
@@ -83,9 +91,12 @@ pub(crate) enum Event {
 
 /// Read a classic pcap or pcapng file of Ethernet frames.
 pub(crate) fn read_pcap(path: &Path) -> Result<Vec<(Millis, Event)>> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read pcap {}", path.display()))?;
+    let data =
+        std::fs::read(path).with_context(|| format!("cannot read pcap {}", path.display()))?;
     let mut frames: Vec<(std::time::Duration, Vec<u8>)> = Vec::new();
-    let magic = data.get(..4).ok_or_else(|| anyhow!("{}: not a pcap file (too short)", path.display()))?;
+    let magic = data
+        .get(..4)
+        .ok_or_else(|| anyhow!("{}: not a pcap file (too short)", path.display()))?;
     if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
         let mut r = pcap_file::pcapng::PcapNgReader::new(&data[..])
             .map_err(|e| anyhow!("{}: not a readable pcapng file: {e}", path.display()))?;
@@ -107,7 +118,9 @@ pub(crate) fn read_pcap(path: &Path) -> Result<Vec<(Millis, Event)>> {
             frames.push((p.timestamp, p.data.to_vec()));
         }
     }
-    let Some(t0) = frames.first().map(|f| f.0) else { return Ok(Vec::new()) };
+    let Some(t0) = frames.first().map(|f| f.0) else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     for (ts, frame) in frames {
         let ms = (ts.saturating_sub(t0).as_micros() as u64 + 500) / 1000;
@@ -124,7 +137,12 @@ fn parse_frame(frame: &[u8]) -> Option<RawPacket> {
     let (src, dst, len, payload) = match sp.net? {
         NetSlice::Ipv4(v4) => {
             let h = v4.header();
-            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), h.total_len() as u32, v4.payload().clone())
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.total_len() as u32,
+                v4.payload().clone(),
+            )
         }
         NetSlice::Ipv6(v6) => {
             let h = v6.header();
@@ -183,7 +201,11 @@ fn parse_frame(frame: &[u8]) -> Option<RawPacket> {
 
 fn parse_tcp_flags(s: &str) -> Result<u8> {
     let mut f = 0;
-    let words: Vec<&str> = if s.contains(',') || s.len() > 5 { s.split(',').collect() } else { vec![] };
+    let words: Vec<&str> = if s.contains(',') || s.len() > 5 {
+        s.split(',').collect()
+    } else {
+        vec![]
+    };
     if !words.is_empty() {
         for w in words {
             f |= match w.to_ascii_lowercase().as_str() {
@@ -242,7 +264,8 @@ fn parse_endpoint(s: &str, need_port: bool) -> Result<(IpAddr, Option<u16>)> {
 
 /// Parse a scenario file (format in docs/simulate.md).
 pub(crate) fn read_scenario(path: &Path) -> Result<Vec<(Millis, Event)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read scenario {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read scenario {}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     let mut next_port: HashMap<IpAddr, u16> = HashMap::new();
@@ -261,7 +284,9 @@ pub(crate) fn read_scenario(path: &Path) -> Result<Vec<(Millis, Event)>> {
         let mut rest: Vec<&str> = toks[1..].to_vec();
         let mut fwmark = 0;
         if let Some(pos) = rest.iter().position(|w| w.starts_with("mark=")) {
-            fwmark = rest[pos][5..].parse().map_err(|_| at(anyhow!("bad mark {:?}", rest[pos])))?;
+            fwmark = rest[pos][5..]
+                .parse()
+                .map_err(|_| at(anyhow!("bad mark {:?}", rest[pos])))?;
             rest.remove(pos);
         }
         let action = *rest.first().ok_or_else(|| at(anyhow!("missing action")))?;
@@ -329,11 +354,15 @@ pub(crate) fn read_scenario(path: &Path) -> Result<Vec<(Millis, Event)>> {
                 let mut p = pkt(c, cport.unwrap_or(0), v, vport.unwrap_or(0), proto);
                 match action {
                     "tcp" => {
-                        let f = rest.get(4).ok_or_else(|| at(anyhow!("tcp needs flags, e.g. S or syn,ack")))?;
+                        let f = rest
+                            .get(4)
+                            .ok_or_else(|| at(anyhow!("tcp needs flags, e.g. S or syn,ack")))?;
                         p.tcp_flags = parse_tcp_flags(f).map_err(at)?;
                     }
                     "sctp" => {
-                        let f = rest.get(4).ok_or_else(|| at(anyhow!("sctp needs a chunk type, e.g. init")))?;
+                        let f = rest
+                            .get(4)
+                            .ok_or_else(|| at(anyhow!("sctp needs a chunk type, e.g. init")))?;
                         p.sctp_chunk = parse_chunk(f).map_err(at)?;
                     }
                     _ => {}
@@ -345,7 +374,11 @@ pub(crate) fn read_scenario(path: &Path) -> Result<Vec<(Millis, Event)>> {
                     Some("tcp") => IPPROTO_TCP,
                     Some("udp") => IPPROTO_UDP,
                     Some("sctp") => IPPROTO_SCTP,
-                    _ => return Err(at(anyhow!("reply needs a protocol: reply tcp|udp|sctp RS:PORT > CLIENT:PORT"))),
+                    _ => {
+                        return Err(at(anyhow!(
+                            "reply needs a protocol: reply tcp|udp|sctp RS:PORT > CLIENT:PORT"
+                        )))
+                    }
                 };
                 let (a, b) = arrow(2).map_err(at)?;
                 let (r, rport) = parse_endpoint(a, true).map_err(at)?;
@@ -364,18 +397,27 @@ pub(crate) fn read_scenario(path: &Path) -> Result<Vec<(Millis, Event)>> {
                 out.push((t, Event::Packet(p)));
             }
             "reload" => {
-                let f = rest.get(1).ok_or_else(|| at(anyhow!("reload needs a file")))?;
+                let f = rest
+                    .get(1)
+                    .ok_or_else(|| at(anyhow!("reload needs a file")))?;
                 out.push((t, Event::Reload(base.join(f))));
             }
-            other => return Err(at(anyhow!("unknown action {other:?} (open, close, request, tcp, udp, sctp, reply, reload)"))),
+            other => return Err(at(anyhow!(
+                "unknown action {other:?} (open, close, request, tcp, udp, sctp, reply, reload)"
+            ))),
         }
     }
     Ok(out)
 }
 
 fn apply_sysctl(s: &mut Settings, kv: &str) -> Result<()> {
-    let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("--sysctl {kv:?}: expected NAME=VALUE"))?;
-    let n: u32 = v.trim().parse().map_err(|_| anyhow!("--sysctl {kv:?}: value must be a number"))?;
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--sysctl {kv:?}: expected NAME=VALUE"))?;
+    let n: u32 = v
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("--sysctl {kv:?}: value must be a number"))?;
     let k = k.trim().trim_start_matches("net.ipv4.vs.");
     match k {
         "conn_reuse_mode" => s.conn_reuse_mode = n,
@@ -414,12 +456,21 @@ impl Replay {
             (None, None) => bail!("give --pcap FILE or --scenario FILE"),
         };
         for r in &input.reload {
-            let (t, f) = r.split_once('=').ok_or_else(|| anyhow!("--reload {r:?}: expected SECONDS=CONFIG"))?;
+            let (t, f) = r
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--reload {r:?}: expected SECONDS=CONFIG"))?;
             events.push((parse_secs(t)?, Event::Reload(PathBuf::from(f))));
         }
         // Stable: reloads given on the command line come after packets of the same instant.
         events.sort_by_key(|e| e.0);
-        let mut r = Replay { ipvs, lowered, events, pos: 0, vips: HashSet::new(), nat_rs: HashSet::new() };
+        let mut r = Replay {
+            ipvs,
+            lowered,
+            events,
+            pos: 0,
+            vips: HashSet::new(),
+            nat_rs: HashSet::new(),
+        };
         r.index_config();
         Ok(r)
     }
@@ -490,8 +541,11 @@ struct JsonSnapshot<'a> {
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode> {
-    let mut times: Vec<(Millis, String)> =
-        args.at.iter().map(|s| parse_secs(s).map(|t| (t, s.clone()))).collect::<Result<_>>()?;
+    let mut times: Vec<(Millis, String)> = args
+        .at
+        .iter()
+        .map(|s| parse_secs(s).map(|t| (t, s.clone())))
+        .collect::<Result<_>>()?;
     times.sort_by_key(|t| t.0);
     let mut replay = Replay::new(&args.input)?;
     if times.is_empty() {
@@ -519,7 +573,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "snapshots": snaps }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "snapshots": snaps }))?
+        );
     } else {
         print!("{text}");
     }
