@@ -7,14 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N_TCP=${1:-10000}; N_HTTP=${2:-2000}; SECS=${3:-30}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -p lvsd >/dev/null
-LVSD="$CARGO_TARGET_DIR/release/lvsd"
+if [ -z "${LVSD:-}" ]; then
+  cargo build --release -p lvsd >/dev/null
+  LVSD="$CARGO_TARGET_DIR/release/lvsd"
+fi
 NS=lvsd-bench-chk-$$; DIR=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; ip netns del "$NS" 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT
 ip netns add "$NS"; ip -n "$NS" link set lo up
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 python3 - "$N_TCP" "$N_HTTP" > "$DIR/keepalived.conf" <<'PY'
 import sys
 n_tcp, n_http = int(sys.argv[1]), int(sys.argv[2])
