@@ -238,7 +238,11 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     let engine = Engine::new(engine_cfg, seed, now);
     let (results_tx, mut results_rx) = mpsc::unbounded_channel();
     // keepalived -P (VRRP only) leaves IPVS alone.
-    let dp_mode = if opts.vrrp_only { DataplaneMode::None } else { opts.dataplane };
+    let dp_mode = if opts.vrrp_only {
+        DataplaneMode::None
+    } else {
+        opts.dataplane
+    };
     let dataplane = plane::Plane::open(dp_mode, &loaded.config);
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<vrrp::VrrpEvent>(64);
     let vrrp = (!opts.checkers_only).then(|| start_vrrp(&loaded.config, vrrp_tx.clone()));
