@@ -11,7 +11,13 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lvs_ipvs::admin::{Dest, FwdMethod, Protocol, Service, ServiceKey};
 use lvs_ipvs::{tcp_flags, Ipvs, PacketMeta, Settings};
 
-const LIVE: u32 = 1_000_000;
+/// Live connections (`LVS_BENCH_LIVE` overrides; default 1,000,000).
+fn live() -> u32 {
+    std::env::var("LVS_BENCH_LIVE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 49);
 
 fn client(i: u32) -> (IpAddr, u16) {
@@ -23,7 +29,7 @@ fn client(i: u32) -> (IpAddr, u16) {
     )
 }
 
-fn setup() -> Ipvs {
+fn setup(live_n: u32) -> Ipvs {
     let mut v = Ipvs::new(Settings::default());
     let key = ServiceKey::Addr {
         proto: Protocol::Tcp,
@@ -40,8 +46,8 @@ fn setup() -> Ipvs {
     }
     // ESTABLISHED lasts "forever" so nothing expires during the run.
     v.set_timeouts(10_000_000, 0, 0);
-    v.reserve_conns(LIVE as usize + 1024);
-    for i in 0..LIVE {
+    v.reserve_conns(live_n as usize + 1024);
+    for i in 0..live_n {
         let (c, p) = client(i);
         v.handle_packet(
             0,
@@ -52,7 +58,7 @@ fn setup() -> Ipvs {
             &PacketMeta::tcp(c, p, IpAddr::V4(VIP), 80, tcp_flags::ACK),
         );
     }
-    assert_eq!(v.conn_count(), LIVE as usize);
+    assert_eq!(v.conn_count(), live_n as usize);
     // Let the SYN_RECV-time timer records (60 s) fire once: they are re-filed
     // at the entries' real deadlines (the lazy timer's once-per-timeout cost),
     // so the measurement sees the steady state.
@@ -82,7 +88,8 @@ fn timed(iters: u64, mut f: impl FnMut()) -> Duration {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut v = setup();
+    let live_n = live();
+    let mut v = setup(live_n);
     let bytes = v.conn_table_bytes();
     eprintln!(
         "memory: {} live entries, connection table {} bytes = {:.1} bytes/entry",
@@ -91,33 +98,37 @@ fn bench(c: &mut Criterion) {
         bytes as f64 / v.conn_count() as f64
     );
 
-    let mut g = c.benchmark_group("conn_table_1M");
+    let mut g = c.benchmark_group(format!("conn_table_{live_n}"));
     g.measurement_time(Duration::from_secs(8));
     // Existing connection: lookup + TCP transition (ES -> ES) + counters + timer.
     let mut x: u32 = 12345;
     let mut now = START;
     g.bench_function("packet_lookup_update_random", |b| {
-        b.iter(|| {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            let (c, p) = client(x % LIVE);
-            now += 1;
-            black_box(v.handle_packet(
-                now,
-                &PacketMeta::tcp(c, p, IpAddr::V4(VIP), 80, tcp_flags::ACK),
-            ))
+        b.iter_custom(|iters| {
+            timed(iters, || {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let (c, p) = client(x % live_n);
+                now += 1;
+                black_box(v.handle_packet(
+                    now,
+                    &PacketMeta::tcp(c, p, IpAddr::V4(VIP), 80, tcp_flags::ACK),
+                ));
+            })
         })
     });
     // Same, flows visited in order (bursts / cache-friendly access).
     let mut i: u32 = 0;
     g.bench_function("packet_lookup_update_sequential", |b| {
-        b.iter(|| {
-            i = (i + 1) % LIVE;
-            let (c, p) = client(i);
-            now += 1;
-            black_box(v.handle_packet(
-                now,
-                &PacketMeta::tcp(c, p, IpAddr::V4(VIP), 80, tcp_flags::ACK),
-            ))
+        b.iter_custom(|iters| {
+            timed(iters, || {
+                i = (i + 1) % live_n;
+                let (c, p) = client(i);
+                now += 1;
+                black_box(v.handle_packet(
+                    now,
+                    &PacketMeta::tcp(c, p, IpAddr::V4(VIP), 80, tcp_flags::ACK),
+                ));
+            })
         })
     });
     // New connection (SYN: service lookup, wlc over 8 servers, entry creation,
@@ -126,17 +137,17 @@ fn bench(c: &mut Criterion) {
     let mut port_base: u32 = 0;
     g.bench_function("new_connection", |b| {
         b.iter_custom(|iters| {
-            let start = Instant::now();
-            for k in 0..iters as u32 {
+            let mut k = 0u32;
+            let el = timed(iters, || {
                 let n = port_base.wrapping_add(k);
+                k += 1;
                 let c = IpAddr::V4(Ipv4Addr::from(0x0c00_0000 + n / 60_000));
                 let p = 1024 + (n % 60_000) as u16;
                 black_box(v.handle_packet(
                     now,
                     &PacketMeta::tcp(c, p, IpAddr::V4(VIP), 80, tcp_flags::SYN),
                 ));
-            }
-            let el = start.elapsed();
+            });
             port_base = port_base.wrapping_add(iters as u32);
             now += 61_000;
             v.expire(now);
@@ -144,7 +155,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
-    assert_eq!(v.conn_count(), LIVE as usize);
+    assert_eq!(v.conn_count(), live_n as usize);
 }
 
 criterion_group!(benches, bench);
