@@ -216,20 +216,13 @@ fn service_for(vs: &VirtualServer, key: ServiceKey) -> Service {
     s
 }
 
-fn dest_for(
-    key: &ServiceKey,
-    vs_port: u16,
-    kind: &LbKind,
-    ip: IpAddr,
-    port: u16,
-    weight: u32,
-) -> Dest {
+fn dest_for(key: &ServiceKey, kind: &LbKind, ip: IpAddr, port: u16, weight: u32) -> Dest {
     let (fwd, tun_type, tun_port, tun_flags) = fwd_of(kind);
     let port = match (key, fwd) {
         (ServiceKey::Fwmark { .. }, FwdMethod::Masq) => port,
         (ServiceKey::Fwmark { .. }, _) => 0,
         (ServiceKey::Addr { port: p, .. }, FwdMethod::Route | FwdMethod::Tunnel) => {
-            if vs_port == 0 {
+            if *p == 0 {
                 port
             } else {
                 *p
@@ -272,7 +265,7 @@ pub(crate) fn desired_from_config(cfg: &Config) -> (Desired, Vec<LowerNote>) {
                     Some(rs.weight)
                 };
                 if let Some(w) = weight {
-                    let mut dest = dest_for(&key, vs.port(), kind, rs.ip, rs_port, w);
+                    let mut dest = dest_for(&key, kind, rs.ip, rs_port, w);
                     dest.u_threshold = rs.uthreshold;
                     dest.l_threshold = rs.lthreshold;
                     dests.push(dest);
@@ -289,7 +282,7 @@ pub(crate) fn desired_from_config(cfg: &Config) -> (Desired, Vec<LowerNote>) {
                     if !sorry.inhibit {
                         dests.retain(|x| x.weight == 0);
                     }
-                    let sd = dest_for(&key, vs.port(), kind, sorry.ip, port, 1);
+                    let sd = dest_for(&key, kind, sorry.ip, port, 1);
                     if !dests.iter().any(|x| x.key() == sd.key()) {
                         dests.push(sd);
                     }
@@ -366,7 +359,7 @@ mod tests {
             "global_defs {\n lvs_timeouts tcp 30 udp 90\n lvs_sync_daemon eth1 id 7\n lvs_flush\n}\n\
              virtual_server 10.1.0.1 53 {\n protocol UDP\n persistence_granularity 255.255.255.0\n\
              real_server 10.2.0.1 5353 { }\n}\n\
-             virtual_server fwmark 5 {\n lb_kind DR\n lb_algo sh\n sh-port\n real_server 10.2.0.2 80 { uthreshold 100 lthreshold 10 }\n}\n",
+             virtual_server fwmark 5 {\n lb_kind DR\n lb_algo sh\n sh-port\n real_server 10.2.0.2 80 {\n uthreshold 100\n lthreshold 10\n }\n}\n",
         );
         let (s, ds) = &d.services[0];
         assert_eq!(s.scheduler, "wlc");
