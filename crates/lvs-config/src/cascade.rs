@@ -26,9 +26,12 @@ pub(crate) struct Lost {
 }
 
 /// Unknown-block analysis keyed by the unknown node's line index.
-pub(crate) fn analyze(lines: &[Line], nodes: &[Node]) -> HashMap<usize, Lost> {
-    let mut tparent = vec![TOP; lines.len()];
-    let mut is_value = vec![false; lines.len()];
+/// `kparent` is keepalived's reading ([`simulate`], run on the lines
+/// before the tree takes their words).
+pub(crate) fn analyze(kparent: &[usize], nodes: &[Node]) -> HashMap<usize, Lost> {
+    let n = kparent.len();
+    let mut tparent = vec![TOP; n];
+    let mut is_value = vec![false; n];
     let mut unknown: Vec<(usize, usize, usize)> = Vec::new(); // (line, owner, last line)
     walk(
         nodes,
@@ -42,33 +45,38 @@ pub(crate) fn analyze(lines: &[Line], nodes: &[Node]) -> HashMap<usize, Lost> {
     if unknown.is_empty() {
         return out;
     }
-    let kparent = simulate(lines);
+    let mut by_line: Vec<Option<&Node>> = vec![None; n];
+    index(nodes, &mut by_line);
     for (k, &(u, owner, last)) in unknown.iter().enumerate() {
-        let stop = unknown.get(k + 1).map_or(lines.len(), |n| n.0);
+        let stop = unknown.get(k + 1).map_or(n, |x| x.0);
         let mut lost = Vec::new();
         for j in (last + 1)..stop {
-            let l = &lines[j];
-            if l.is_open() || l.is_close() {
+            let Some(node) = by_line[j] else {
                 continue;
-            }
+            };
             if kparent[j] != tparent[j] && !is_value[j] {
-                lost.push((l.words[0].text.clone(), l.span()));
+                lost.push((node.kw.text.clone(), node.span));
             }
         }
-        let closes = if owner == TOP {
-            String::new()
-        } else {
-            lines[owner]
-                .words
-                .iter()
-                .take(3)
-                .map(|w| w.text.as_str())
+        let closes = match by_line.get(owner).copied().flatten() {
+            Some(o) => std::iter::once(o.kw.text.as_str())
+                .chain(o.args.iter().take(2).map(|w| w.text.as_str()))
                 .collect::<Vec<_>>()
-                .join(" ")
+                .join(" "),
+            None => String::new(),
         };
         out.insert(u, Lost { closes, lost });
     }
     out
+}
+
+fn index<'n>(nodes: &'n [Node], by_line: &mut [Option<&'n Node>]) {
+    for n in nodes {
+        by_line[n.line_idx] = Some(n);
+        if let Some(b) = &n.block {
+            index(b, by_line);
+        }
+    }
 }
 
 /// Record tree parents; collect unknown block nodes in known contexts.
@@ -115,7 +123,7 @@ fn last_line(n: &Node) -> usize {
 }
 
 /// keepalived's reading: parent (owner line index) of every keyword line.
-fn simulate(lines: &[Line]) -> Vec<usize> {
+pub(crate) fn simulate(lines: &[Line]) -> Vec<usize> {
     let mut parent = vec![TOP; lines.len()];
     let mut stack: Vec<(Ctx, usize)> = vec![(Ctx::Top, TOP)];
     let mut i = 0;

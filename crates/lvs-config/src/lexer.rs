@@ -25,7 +25,11 @@ const MAX_LINE_LEN: usize = 1 << 20;
 /// Maximum number of lines one `~SEQ`/`~LST` line may produce.
 const MAX_REPEAT: usize = 100_000;
 /// Maximum number of logical lines in total.
-const MAX_TOTAL_LINES: usize = 20_000_000;
+const MAX_TOTAL_LINES: usize = 2_000_000;
+/// Maximum number of lines all `~SEQ`/`~LST` of a load may produce.
+const MAX_REPEAT_TOTAL: usize = 200_000;
+/// Maximum number of bytes all substitutions of a load may produce.
+const MAX_SUBST_TOTAL: usize = 16 << 20;
 
 /// Keywords whose arguments are a command line with keepalived's
 /// script quoting (`"…"`, `'…'`, escapes); the reader keeps their raw text.
@@ -99,9 +103,9 @@ pub(crate) struct ReadOptions {
     pub(crate) instance: Option<String>,
 }
 
-/// A pending physical line: text, file, line number, column offset.
-struct Phys {
-    text: String,
+/// A physical line: text (without `\r\n`) and line number.
+struct Phys<'t> {
+    text: &'t str,
     line: u32,
 }
 
@@ -118,6 +122,8 @@ pub(crate) struct Reader<'a> {
     warned_nbsp: bool,
     /// Columns lost to trimming of the current physical line.
     col0: u32,
+    repeat_budget: usize,
+    subst_budget: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -133,6 +139,8 @@ impl<'a> Reader<'a> {
             skipped_by_keepalived: Vec::new(),
             warned_nbsp: false,
             col0: 0,
+            repeat_budget: MAX_REPEAT_TOTAL,
+            subst_budget: MAX_SUBST_TOTAL,
         }
     }
 
@@ -234,12 +242,15 @@ impl<'a> Reader<'a> {
                 None,
             );
         }
-        let text = String::from_utf8_lossy(bytes);
+        let mut text = String::from_utf8_lossy(bytes);
+        if text.contains('\0') {
+            text = std::borrow::Cow::Owned(text.replace('\0', ""));
+        }
         let mut phys = text
             .split('\n')
             .enumerate()
             .map(|(i, l)| Phys {
-                text: l.strip_suffix('\r').unwrap_or(l).replace('\0', ""),
+                text: l.strip_suffix('\r').unwrap_or(l),
                 line: i as u32 + 1,
             })
             .collect::<Vec<_>>();
@@ -250,7 +261,7 @@ impl<'a> Reader<'a> {
         let mut i = 0;
         while i < phys.len() {
             let lineno = phys[i].line;
-            let stripped = strip_comment(&phys[i].text);
+            let stripped = strip_comment(phys[i].text);
             if !self.warned_nbsp {
                 if let Some(pos) = stripped.chars().position(|c| c == '\u{a0}') {
                     self.warned_nbsp = true;
@@ -301,12 +312,12 @@ impl<'a> Reader<'a> {
                 if multi && i < phys.len() {
                     // Lines ending with `\` continue the value.
                     let mut parts: Vec<String> = Vec::new();
-                    if value == "\\" || (value.is_empty() && ends_with_backslash(&phys[i].text)) {
+                    if value == "\\" || (value.is_empty() && ends_with_backslash(phys[i].text)) {
                         loop {
                             if i >= phys.len() {
                                 break;
                             }
-                            let l = strip_comment(&phys[i].text);
+                            let l = strip_comment(phys[i].text);
                             let l = l.trim_end_matches(is_space);
                             i += 1;
                             if let Some(body) = l.strip_suffix('\\') {
@@ -337,18 +348,18 @@ impl<'a> Reader<'a> {
                 continue;
             }
             self.col0 = indent + shift;
-            self.logical(file, lineno, trimmed.to_string(), 0, sink);
+            self.logical(file, lineno, trimmed, 0, sink);
         }
     }
 
     /// Handle one logical line after comment stripping: conditionals,
     /// substitution, repetition, then tokenizing.
-    fn logical(&mut self, file: u32, lineno: u32, text: String, depth: usize, sink: &mut Sink) {
+    fn logical(&mut self, file: u32, lineno: u32, text: &str, depth: usize, sink: &mut Sink) {
         if self.lines.len() >= MAX_TOTAL_LINES {
             return;
         }
         let orig_len = text.len();
-        let Some(text) = self.conditional(&text) else {
+        let Some(text) = self.conditional(text) else {
             return;
         };
         let lead = text.len() - text.trim_start_matches(is_space).len();
@@ -359,7 +370,7 @@ impl<'a> Reader<'a> {
         }
         let expanded = if text.contains('$') {
             match self.substitute(file, text, 0) {
-                Ok(s) => s,
+                Ok(s) => std::borrow::Cow::Owned(s),
                 Err(msg) => {
                     sink.push(
                         Severity::Error,
@@ -377,7 +388,7 @@ impl<'a> Reader<'a> {
                 }
             }
         } else {
-            text.to_string()
+            std::borrow::Cow::Borrowed(text)
         };
         // A substituted multi-line value produces several lines; a
         // substituted `@id` prefix is evaluated again.
@@ -389,7 +400,7 @@ impl<'a> Reader<'a> {
                 let part = strip_comment(part);
                 let part = part.trim_matches(is_space);
                 if !part.is_empty() {
-                    self.logical(file, lineno, part.to_string(), depth + 1, sink);
+                    self.logical(file, lineno, part, depth + 1, sink);
                 }
             }
             return;
@@ -401,7 +412,7 @@ impl<'a> Reader<'a> {
                         return;
                     }
                     for l in lines {
-                        self.logical(file, lineno, l, depth + 1, sink);
+                        self.logical(file, lineno, &l, depth + 1, sink);
                     }
                 }
                 Err(msg) => sink.push(
@@ -506,6 +517,16 @@ impl<'a> Reader<'a> {
         if out.len() > MAX_LINE_LEN {
             return Err("line too long after substitution".to_string());
         }
+        if changed {
+            if out.len() > self.subst_budget {
+                self.subst_budget = 0;
+                return Err(format!(
+                    "substitutions produce more than {} MiB in total; stopped",
+                    MAX_SUBST_TOTAL >> 20
+                ));
+            }
+            self.subst_budget -= out.len();
+        }
         if changed && out.contains('$') {
             self.substitute(file, &out, depth + 1)
         } else {
@@ -584,6 +605,13 @@ impl<'a> Reader<'a> {
                 return Err("~LST needs a variable and at least one value".to_string());
             }
             let vars: Vec<String> = unbrace(&args[0]);
+            if args.len() - 1 > self.repeat_budget {
+                self.repeat_budget = 0;
+                return Err(format!(
+                    "~SEQ/~LST lines would exceed {MAX_REPEAT_TOTAL} in total; stopped"
+                ));
+            }
+            self.repeat_budget -= args.len() - 1;
             for v in &args[1..] {
                 let vals = unbrace(v);
                 for (k, var) in vars.iter().enumerate() {
@@ -622,6 +650,13 @@ impl<'a> Reader<'a> {
                 "~{kind} would produce {count} lines (limit {MAX_REPEAT})"
             ));
         }
+        if count > self.repeat_budget {
+            self.repeat_budget = 0;
+            return Err(format!(
+                "~SEQ/~LST lines would exceed {MAX_REPEAT_TOTAL} in total; stopped"
+            ));
+        }
+        self.repeat_budget -= count;
         let mut v = start;
         for _ in 0..count {
             let val = if kind == "SEQx" {
@@ -774,7 +809,7 @@ impl<'a> Reader<'a> {
             if is_space(c) {
                 if in_word {
                     words.push(Word {
-                        text: std::mem::take(&mut cur),
+                        text: take_exact(&mut cur),
                         col: cur_col,
                         quoted: cur_quoted,
                     });
@@ -790,7 +825,7 @@ impl<'a> Reader<'a> {
             if c == '{' || c == '}' {
                 if in_word {
                     words.push(Word {
-                        text: std::mem::take(&mut cur),
+                        text: take_exact(&mut cur),
                         col: cur_col,
                         quoted: cur_quoted,
                     });
@@ -904,6 +939,13 @@ fn normalize(p: &Path) -> String {
     out.display().to_string()
 }
 
+/// Move the word out with an exact-size allocation, keeping the buffer.
+fn take_exact(cur: &mut String) -> String {
+    let t = String::from(cur.as_str());
+    cur.clear();
+    t
+}
+
 /// keepalived's white space, plus NBSP (which lvsd tolerates with a warning).
 pub(crate) fn is_space(c: char) -> bool {
     c == ' ' || c == '\t' || c == '\u{a0}' || c == '\x0b' || c == '\x0c' || c == '\r'
@@ -947,6 +989,9 @@ fn parse_definition(t: &str) -> Option<(&str, &str)> {
 }
 
 fn find_repeat(s: &str) -> Option<usize> {
+    if !s.contains('~') {
+        return None;
+    }
     ["~SEQ(", "~SEQx(", "~LST("]
         .iter()
         .filter_map(|p| s.find(p))

@@ -127,11 +127,12 @@ fn read_options(source: &dyn Source, opts: &LoadOptions) -> lexer::ReadOptions {
 }
 
 fn finish(reader: lexer::Reader<'_>, mut sink: Sink) -> Loaded {
-    let nodes = tree::build(&reader.lines, &mut sink);
-    let lost = cascade::analyze(&reader.lines, &nodes);
+    let kparent = cascade::simulate(&reader.lines);
+    let files = reader.files;
+    let nodes = tree::build(reader.lines, &mut sink);
+    let lost = cascade::analyze(&kparent, &nodes);
     let config = lower::lower(&nodes, &lost, &mut sink);
     lint::single(&config, &mut sink);
-    let files = reader.files;
     let diagnostics = sink.into_diagnostics(&files);
     Loaded {
         config,
@@ -146,7 +147,12 @@ fn finish(reader: lexer::Reader<'_>, mut sink: Sink) -> Loaded {
 pub(crate) struct Sink {
     pub(crate) diags: Vec<RawDiag>,
     seen: HashSet<(&'static str, Option<Span>, String)>,
+    suppressed: usize,
 }
+
+/// At most this many diagnostics are kept per load (garbage input could
+/// otherwise produce millions); the rest are counted in one final note.
+const MAX_DIAGNOSTICS: usize = 5000;
 
 #[derive(Debug, Clone)]
 pub(crate) struct RawDiag {
@@ -168,6 +174,10 @@ impl Sink {
         message: String,
         hint: Option<String>,
     ) {
+        if self.diags.len() >= MAX_DIAGNOSTICS {
+            self.suppressed += 1;
+            return;
+        }
         if !self.seen.insert((code, span, message.clone())) {
             return;
         }
@@ -183,6 +193,19 @@ impl Sink {
 
     fn into_diagnostics(self, files: &[PathBuf]) -> Vec<Diagnostic> {
         let mut raw = self.diags;
+        if self.suppressed > 0 {
+            raw.push(RawDiag {
+                severity: Severity::Note,
+                code: "too-many-diagnostics",
+                span: None,
+                keyword: None,
+                message: format!(
+                    "{} more diagnostics were not kept (limit {MAX_DIAGNOSTICS})",
+                    self.suppressed
+                ),
+                hint: None,
+            });
+        }
         // Stable order: by file, line, column; whole-config findings last.
         raw.sort_by_key(|d| match d.span {
             Some(s) => (0, s.file, s.line, s.col),

@@ -178,33 +178,36 @@ fn scripts_tracked(cfg: &Config, sink: &mut Sink) {
 
 /// keepalived: two instances with the same VRID, family and interface.
 fn duplicate_vrid(cfg: &Config, sink: &mut Sink) {
-    let insts = &cfg.vrrp_instances;
-    for (i, a) in insts.iter().enumerate() {
-        for b in &insts[..i] {
-            if a.virtual_router_id == b.virtual_router_id
-                && a.interface == b.interface
-                && family(a) == family(b)
-                && a.unicast_peer.is_empty()
-                && b.unicast_peer.is_empty()
-                && a.mcast_dst_ip == b.mcast_dst_ip
-            {
-                sink.push(
-                    Severity::Error,
-                    "duplicate-vrid",
-                    Some(a.span),
-                    Some("virtual_router_id"),
-                    format!(
-                        "{} and {} both use VRID {} with {} on interface {}",
-                        b.name,
-                        a.name,
-                        a.virtual_router_id,
-                        if family(a) { "IPv6" } else { "IPv4" },
-                        a.interface.as_deref().unwrap_or("(default)")
-                    ),
-                    None,
-                );
-            }
+    let mut first: std::collections::HashMap<_, &VrrpInstance> = std::collections::HashMap::new();
+    for a in &cfg.vrrp_instances {
+        if !a.unicast_peer.is_empty() {
+            continue;
         }
+        let key = (
+            a.virtual_router_id,
+            a.interface.as_deref(),
+            family(a),
+            a.mcast_dst_ip,
+        );
+        let Some(b) = first.get(&key).copied() else {
+            first.insert(key, a);
+            continue;
+        };
+        sink.push(
+            Severity::Error,
+            "duplicate-vrid",
+            Some(a.span),
+            Some("virtual_router_id"),
+            format!(
+                "{} and {} both use VRID {} with {} on interface {}",
+                b.name,
+                a.name,
+                a.virtual_router_id,
+                if family(a) { "IPv6" } else { "IPv4" },
+                a.interface.as_deref().unwrap_or("(default)")
+            ),
+            None,
+        );
     }
 }
 

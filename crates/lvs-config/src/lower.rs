@@ -24,6 +24,7 @@ pub(crate) fn lower(nodes: &[Node], lost: &HashMap<usize, Lost>, sink: &mut Sink
         sink,
         lost,
         default_vrrp_version: 2,
+        suggestions: HashMap::new(),
     };
     let mut cfg = Config::default();
     let mut seen_global = false;
@@ -124,9 +125,16 @@ pub(crate) fn lower(nodes: &[Node], lost: &HashMap<usize, Lost>, sink: &mut Sink
         }
     }
     // Derived: sync group membership.
+    let by_name: HashMap<String, usize> = cfg
+        .vrrp_instances
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name.clone(), i))
+        .rev()
+        .collect();
     for g in &cfg.vrrp_sync_groups {
         for m in &g.group {
-            match cfg.vrrp_instances.iter_mut().find(|i| &i.name == m) {
+            match by_name.get(m).map(|&i| &mut cfg.vrrp_instances[i]) {
                 Some(i) => {
                     if let Some(prev) = &i.sync_group {
                         l.err(
@@ -165,9 +173,14 @@ pub(crate) fn lower(nodes: &[Node], lost: &HashMap<usize, Lost>, sink: &mut Sink
         }
     }
     // Group references of virtual servers.
+    let groups: std::collections::HashSet<&str> = cfg
+        .virtual_server_groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect();
     for v in &cfg.virtual_servers {
         if let VsAddress::Group { group } = &v.address {
-            if !cfg.virtual_server_groups.iter().any(|g| &g.name == group) {
+            if !groups.contains(group.as_str()) {
                 l.err(
                     "vs-group",
                     v.span,
@@ -185,6 +198,8 @@ pub(crate) struct Lower<'s, 'l> {
     pub(crate) sink: &'s mut Sink,
     pub(crate) lost: &'l HashMap<usize, Lost>,
     pub(crate) default_vrrp_version: u8,
+    /// "Did you mean" results per unknown keyword.
+    pub(crate) suggestions: HashMap<String, Option<&'static str>>,
 }
 
 fn raw_line(n: &Node) -> RawLine {
@@ -279,10 +294,17 @@ const COMMON: &[&str] = &[
 ];
 
 fn suggest(kw: &str) -> Option<&'static str> {
-    let norm = kw.replace('-', "_");
+    if kw.len() > 40 || !kw.is_ascii() {
+        return None;
+    }
+    let norm = kw.replace('-', "_").to_ascii_lowercase();
     let mut best: Option<(usize, &'static str)> = None;
+    let mut row = Vec::with_capacity(48);
     for c in COMMON {
-        let d = edit_distance(&norm.to_ascii_lowercase(), &c.to_ascii_lowercase());
+        if c.len().abs_diff(norm.len()) > 2 {
+            continue;
+        }
+        let d = edit_distance(norm.as_bytes(), c.to_ascii_lowercase().as_bytes(), &mut row);
         if d <= 2 && d < kw.len() / 2 + 1 && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
@@ -290,20 +312,20 @@ fn suggest(kw: &str) -> Option<&'static str> {
     best.map(|(_, c)| c)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().take(64).collect();
-    let b: Vec<char> = b.chars().take(64).collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
+/// Levenshtein distance over bytes, one reused row.
+fn edit_distance(a: &[u8], b: &[u8], row: &mut Vec<usize>) -> usize {
+    row.clear();
+    row.extend(0..=b.len());
     for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
+        let mut diag = row[0];
+        row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            let up = row[j + 1];
+            row[j + 1] = (diag + usize::from(ca != cb)).min(up + 1).min(row[j] + 1);
+            diag = up;
         }
-        prev = cur;
     }
-    prev[b.len()]
+    row[b.len()]
 }
 
 impl Lower<'_, '_> {
@@ -395,7 +417,15 @@ impl Lower<'_, '_> {
             self.obsolete_note(n, why);
             return;
         }
-        let hint = suggest(&kw).map(|s| {
+        let sugg = match self.suggestions.get(&kw) {
+            Some(s) => *s,
+            None => {
+                let s = suggest(&kw);
+                self.suggestions.insert(kw.clone(), s);
+                s
+            }
+        };
+        let hint = sugg.map(|s| {
             if s == kw {
                 format!("'{s}' is a keepalived keyword, but not in {ctx}: check the block it is in")
             } else {

@@ -10,6 +10,10 @@ use crate::lexer::{Line, Word};
 use crate::model::Span;
 use crate::Sink;
 
+/// Deepest block nesting kept (keepalived's deepest is 4: virtual_server >
+/// real_server > HTTP_GET > url).
+const MAX_DEPTH: usize = 64;
+
 /// A keyword line with its arguments and optional `{ … }` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Node {
@@ -43,7 +47,7 @@ impl Node {
 }
 
 /// Build the tree. Never fails: stray braces are diagnostics.
-pub(crate) fn build(lines: &[Line], sink: &mut Sink) -> Vec<Node> {
+pub(crate) fn build(mut lines: Vec<Line>, sink: &mut Sink) -> Vec<Node> {
     // Explicit stack instead of recursion: arbitrary nesting depth is safe.
     let mut stack: Vec<(Vec<Node>, Option<Span>)> = vec![(Vec::new(), None)];
     let mut i = 0;
@@ -66,6 +70,10 @@ pub(crate) fn build(lines: &[Line], sink: &mut Sink) -> Vec<Node> {
                     None,
                 );
             }
+            i += 1;
+            continue;
+        }
+        if l.is_open() && stack.len() > MAX_DEPTH {
             i += 1;
             continue;
         }
@@ -94,17 +102,55 @@ pub(crate) fn build(lines: &[Line], sink: &mut Sink) -> Vec<Node> {
             i += 1;
             continue;
         }
+        let span = l.span();
+        let opens = lines.get(i + 1).is_some_and(Line::is_open);
+        let l = &mut lines[i];
+        let mut args = std::mem::take(&mut l.words);
+        let kw = args.remove(0);
         let node = Node {
             line_idx: i,
-            kw: l.words[0].clone(),
-            args: l.words[1..].to_vec(),
-            rest: l.rest.clone(),
-            span: l.span(),
+            kw,
+            args,
+            rest: l.rest.take(),
+            span,
             block: None,
         };
-        let opens = lines.get(i + 1).is_some_and(Line::is_open);
         stack.last_mut().expect("non-empty").0.push(node);
-        if opens {
+        if opens && stack.len() > MAX_DEPTH {
+            // Too deep: skip the whole block (keeps every later pass,
+            // including drop, free of deep recursion).
+            let kwt = stack
+                .last()
+                .expect("non-empty")
+                .0
+                .last()
+                .expect("just pushed")
+                .kw
+                .text
+                .clone();
+            sink.push(
+                Severity::Error,
+                "too-deep",
+                Some(span),
+                Some(&kwt),
+                format!("blocks nest deeper than {MAX_DEPTH}; this block is ignored"),
+                None,
+            );
+            let mut depth = 0usize;
+            i += 1;
+            while i < lines.len() {
+                if lines[i].is_open() {
+                    depth += 1;
+                } else if lines[i].is_close() {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                i += 1;
+            }
+            i += 1;
+        } else if opens {
             stack.push((Vec::new(), Some(l.span())));
             i += 2;
         } else {

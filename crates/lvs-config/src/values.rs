@@ -237,7 +237,7 @@ fn escape(chars: &[char], i: usize, out: &mut String) -> usize {
 /// Decode a hex string (`payload`); spaces are not allowed.
 pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.strip_prefix("0x").unwrap_or(s);
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
