@@ -15,6 +15,7 @@ pub mod model;
 pub mod proto;
 pub mod reconcile;
 pub mod sched;
+pub mod sync;
 mod table;
 pub mod view;
 
