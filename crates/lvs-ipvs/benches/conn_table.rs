@@ -68,23 +68,12 @@ fn setup(live_n: u32) -> Ipvs {
 
 const START: u64 = 61_000;
 
-/// CPU time of this thread (ns), from `/proc/thread-self/schedstat`: the
-/// development machine runs many parallel builds, so wall time mostly
-/// measures waiting for a core. Falls back to wall time elsewhere.
-fn cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
-}
-
 fn timed(iters: u64, mut f: impl FnMut()) -> Duration {
-    let (c0, w0) = (cpu_ns(), Instant::now());
+    let w0 = Instant::now();
     for _ in 0..iters {
         f();
     }
-    match (c0, cpu_ns()) {
-        (Some(a), Some(b)) => Duration::from_nanos(b - a),
-        _ => w0.elapsed(),
-    }
+    w0.elapsed()
 }
 
 fn bench(c: &mut Criterion) {
