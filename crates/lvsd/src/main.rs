@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod daemon;
-mod lower_ipvs_admin;
 mod lower_ipvs;
+mod lower_ipvs_admin;
 
 /// lvsd: a keepalived-compatible LVS/IPVS director.
 #[derive(Debug, Parser)]

@@ -402,9 +402,11 @@ pub(crate) fn read_scenario(path: &Path) -> Result<Vec<(Millis, Event)>> {
                     .ok_or_else(|| at(anyhow!("reload needs a file")))?;
                 out.push((t, Event::Reload(base.join(f))));
             }
-            other => return Err(at(anyhow!(
+            other => {
+                return Err(at(anyhow!(
                 "unknown action {other:?} (open, close, request, tcp, udp, sctp, reply, reload)"
-            ))),
+            )))
+            }
         }
     }
     Ok(out)

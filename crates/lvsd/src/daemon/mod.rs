@@ -21,6 +21,7 @@
 
 pub(crate) mod checkers;
 pub(crate) mod dataplane;
+pub(crate) mod sync;
 
 pub(crate) mod vrrp;
 
@@ -76,6 +77,8 @@ enum Control {
     Status(oneshot::Sender<Value>),
     Reload(oneshot::Sender<Result<String, String>>),
     Explain(String, oneshot::Sender<Result<Value, String>>),
+    /// The live connection table, `ipvsadm -lnc` body lines.
+    Conns(oneshot::Sender<Result<Vec<String>, String>>),
 }
 
 /// Loads and validates a configuration; errors come back with file:line:col.
@@ -261,6 +264,14 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
         stalls: 0,
         vrrp,
     };
+    // lvs_sync_daemon with the built-in data plane (daemon/sync.rs).
+    let (sync_tx, mut sync_rx) = mpsc::channel::<sync::EngineReq>(64);
+    let _sync = sync::start(
+        &d.loaded,
+        d.dataplane.name(),
+        d.vrrp.as_ref().map(|v| v.handle.clone()),
+        sync_tx,
+    );
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<Control>(16);
     tokio::spawn(accept_loop(listener, ctl_tx));
     let mut hup = signal(SignalKind::hangup())?;
@@ -300,6 +311,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
                 }
             }
             Some(req) = ctl_rx.recv() => d.control(req),
+            Some(req) = sync_rx.recv() => req.serve(&d.dataplane),
             _ = hup.recv() => { let _ = d.reload("SIGHUP"); }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
@@ -404,6 +416,14 @@ async fn serve_client(stream: UnixStream, tx: mpsc::Sender<Control>) -> anyhow::
                     tx.send(Control::Explain(client, otx)).await?;
                     match orx.await? {
                         Ok(v) => json!({"ok": true, "explain": v}),
+                        Err(e) => json!({"ok": false, "error": e}),
+                    }
+                }
+                Some("conns") => {
+                    let (otx, orx) = oneshot::channel();
+                    tx.send(Control::Conns(otx)).await?;
+                    match orx.await? {
+                        Ok(v) => json!({"ok": true, "conns": v}),
                         Err(e) => json!({"ok": false, "error": e}),
                     }
                 }
@@ -554,6 +574,9 @@ impl Daemon {
             }
             Control::Explain(client, tx) => {
                 let _ = tx.send(self.dataplane.explain(&client));
+            }
+            Control::Conns(tx) => {
+                let _ = tx.send(self.dataplane.conns());
             }
         }
     }
@@ -926,7 +949,11 @@ pub(crate) mod plane {
                     }
                     let h = handle.as_ref().expect("started");
                     let owned = &self.owned;
-                    h.apply(|b| reconcile_on(b, desired, owned))
+                    // The built-in plane has no kernel sync daemons: lvs_sync_daemon runs in
+                    // daemon/sync.rs instead, so those operations are left out here.
+                    let mut desired = desired.clone();
+                    desired.daemons.clear();
+                    h.apply(|b| reconcile_on(b, &desired, owned))
                         .map_err(|e| format!("{e:#}"))??
                 }
             };
@@ -967,9 +994,37 @@ pub(crate) mod plane {
             match &self.backend {
                 Backend::Builtin { handle: Some(h) } => {
                     let ex = h.with_engine(|ipvs, now| ipvs.explain(ip, now));
-                    serde_json::to_value(ex).map_err(|e| e.to_string())
+                    let text = ex.to_string();
+                    let mut v = serde_json::to_value(ex).map_err(|e| e.to_string())?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("text".into(), Value::String(text));
+                    }
+                    Ok(v)
                 }
                 _ => Err(format!("explain {client}: the live connection table is not available with --dataplane {}", self.mode)),
+            }
+        }
+
+        /// Runs `f` on the built-in data plane's engine, if it runs (daemon/sync.rs).
+        pub(crate) fn with_builtin_engine<R>(
+            &self,
+            f: impl FnOnce(&mut lvs_ipvs::Ipvs, u64) -> R,
+        ) -> Option<R> {
+            match &self.backend {
+                Backend::Builtin { handle: Some(h) } => Some(h.with_engine(f)),
+                _ => None,
+            }
+        }
+
+        /// `ipvsadm -lnc` body lines of the live table (built-in data plane only).
+        pub(crate) fn conns(&self) -> Result<Vec<String>, String> {
+            match &self.backend {
+                Backend::Builtin { handle: Some(h) } => Ok(h.lnc_lines()),
+                _ => Err(format!(
+                    "the live connection table is served only by the built-in data plane \
+                     (this daemon runs --dataplane {}); use `lvsd ipvs conns` for the kernel's",
+                    self.mode
+                )),
             }
         }
 

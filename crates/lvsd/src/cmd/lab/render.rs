@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 
 /// How far a step has got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum StepState {
     /// Not started yet.
+    #[default]
     Pending,
     /// Running now.
     Running,
@@ -44,12 +45,6 @@ pub(crate) struct View {
     pub(crate) explain: Vec<String>,
     /// Most recent story events, oldest first.
     pub(crate) events: Vec<String>,
-}
-
-impl Default for StepState {
-    fn default() -> Self {
-        Self::Pending
-    }
 }
 
 const BAR_WIDTH: u64 = 40;

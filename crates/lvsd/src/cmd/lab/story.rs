@@ -19,9 +19,9 @@ const STEPS: [&str; 6] = [
     "VRRP election: dir1 (priority 101) becomes MASTER and holds the VIP",
     "load balancing: rr spreads new clients, each client sticks to one real server",
     "persistence: the template outlives persistence_timeout (60 s re-arm)",
-    "health check: a real server fails TCP_CHECK, traffic moves, it returns",
     "failover: kill -9 the master, the backup takes over, clients stay put",
     "the master returns and takes the VIP back (preempt)",
+    "health check: a real server fails TCP_CHECK, traffic moves, it returns",
 ];
 
 struct Lab {
@@ -83,23 +83,16 @@ impl Lab {
         Ok(())
     }
 
-    /// Run `lvsd ARGS` (this binary) on the host and return stdout, or None on failure.
-    fn lvsd(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new(&self.exe)
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    /// One request to director `dir`'s control socket; the reply when it says `ok`.
+    fn control(&self, dir: &str, req: &Value) -> Option<Value> {
+        let reply = crate::cmd::status::request(&self.sock(dir), req).ok()?;
+        (reply.get("ok") == Some(&Value::Bool(true))).then_some(reply)
     }
 
     fn status(&self, dir: &str) -> Option<Value> {
-        let sock = self.sock(dir);
-        let out = self.lvsd(&["status", "--json", "--control-socket", sock.to_str()?])?;
-        serde_json::from_str(&out).ok()
+        self.control(dir, &serde_json::json!({"cmd": "status"}))?
+            .get("status")
+            .cloned()
     }
 
     fn vrrp_state(&self, dir: &str) -> Option<(String, i64)> {
@@ -124,27 +117,26 @@ impl Lab {
     }
 
     fn conns(&self, dir: &str) -> Vec<String> {
-        let sock = self.sock(dir);
-        let Some(sock) = sock.to_str() else {
-            return Vec::new();
-        };
-        self.lvsd(&["ipvs", "conns", "-n", "--control-socket", sock])
-            .map(|o| {
-                o.lines()
-                    .filter(|l| l.starts_with("TCP") || l.starts_with("UDP"))
-                    .map(str::to_string)
-                    .collect()
+        self.control(dir, &serde_json::json!({"cmd": "conns"}))
+            .and_then(|r| {
+                r.get("conns")?.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|l| l.as_str().map(str::to_string))
+                        .collect()
+                })
             })
             .unwrap_or_default()
     }
 
     fn explain(&self, dir: &str, c: Ipv4Addr) -> Vec<String> {
-        let sock = self.sock(dir);
-        let Some(sock) = sock.to_str() else {
-            return Vec::new();
-        };
-        self.lvsd(&["explain", &c.to_string(), "--control-socket", sock])
-            .map(|o| o.lines().map(str::to_string).collect())
+        let req = serde_json::json!({"cmd": "explain", "client": c.to_string()});
+        self.control(dir, &req)
+            .and_then(|r| {
+                r.get("explain")?
+                    .get("text")?
+                    .as_str()
+                    .map(|t| t.lines().map(str::to_string).collect())
+            })
             .unwrap_or_default()
     }
 
@@ -364,8 +356,11 @@ impl Lab {
             conf::PERSISTENCE_TIMEOUT + 1,
             exp.map_or("-".into(), |e| format!("{e}s"))
         ));
+        for line in self.view.explain.clone() {
+            self.event(format!("  lvsd explain: {line}"));
+        }
         match exp {
-            Some(e) if e > u32::from(conf::PERSISTENCE_TIMEOUT) + 10 => {}
+            Some(e) if e > conf::PERSISTENCE_TIMEOUT + 10 => {}
             other => {
                 return Ok(Some(format!(
                     "expected the template re-armed to ~60 s, saw {other:?}"
@@ -506,9 +501,9 @@ impl Lab {
             0 => self.step_election(),
             1 => self.step_balancing(),
             2 => self.step_persistence(),
-            3 => self.step_health(),
-            4 => self.step_failover(),
-            _ => self.step_return(),
+            3 => self.step_failover(),
+            4 => self.step_return(),
+            _ => self.step_health(),
         };
         let failure = match res {
             Ok(f) => f,
@@ -573,11 +568,11 @@ pub(crate) fn run(args: &Args, tui: bool) -> Result<bool> {
         for (name, _) in REAL_SERVERS {
             lab.start_rs(name)?;
         }
-        for i in 0..DIRECTORS.len() {
+        for (i, _) in DIRECTORS.iter().enumerate() {
             lab.start_director(i)?;
         }
         let mut passed = 0;
-        for i in 0..STEPS.len() {
+        for (i, _) in STEPS.iter().enumerate() {
             if !lab.run_step(i)? {
                 break;
             }
