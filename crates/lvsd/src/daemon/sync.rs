@@ -426,7 +426,7 @@ mod tests {
             vec![fin.clone()]
         );
         // Gone and back: sent again.
-        assert!(t.select(s(13), &[tpl.clone()]).is_empty());
+        assert!(t.select(s(13), std::slice::from_ref(&tpl)).is_empty());
         assert_eq!(t.select(s(14), &[tpl.clone(), fin.clone()]), vec![fin]);
     }
 
