@@ -30,13 +30,24 @@ echo "smoke: ipvsadm -Ln ok"
 # The capture tools other tests rely on: generic-netlink capture through nlmon.
 ip link add nlmon0 type nlmon || die "nlmon"
 ip link set nlmon0 up
-/sbin/tcpdump -i nlmon0 -U -w /tmp/genl.pcap 2>/tmp/nlmon.err &
+: > /tmp/nlmon.err
+/sbin/tcpdump -i nlmon0 -U -w /tmp/genl.pcap 2>>/tmp/nlmon.err &
 tp=$!
 i=0; while ! grep -q listening /tmp/nlmon.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-ipvsadm -Ln >/dev/null
-sleep 0.5; kill -INT $tp; wait $tp || true
-n=$(/sbin/tcpdump -r /tmp/genl.pcap 2>/dev/null | wc -l)
-[ "$n" -ge 2 ] || die "nlmon captured $n netlink messages from ipvsadm"
+grep -q listening /tmp/nlmon.err || die "tcpdump on nlmon0 did not start: $(cat /tmp/nlmon.err)"
+# The capture socket may see traffic a moment after tcpdump reports "listening": ask until the
+# dump shows up (at most ~5 s).
+n=0; i=0
+while [ $i -lt 10 ]; do
+  ipvsadm -Ln >/dev/null
+  sleep 0.5
+  n=$(/sbin/tcpdump -r /tmp/genl.pcap 2>/dev/null | wc -l)
+  [ "$n" -ge 2 ] && break
+  i=$((i+1))
+done
+kill -INT $tp 2>/dev/null; wait $tp || true
+n=$(/sbin/tcpdump -r /tmp/genl.pcap 2>/tmp/nlmon.read | wc -l)
+[ "$n" -ge 2 ] || die "nlmon captured $n netlink messages from ipvsadm ($(cat /tmp/nlmon.err /tmp/nlmon.read))"
 echo "smoke: nlmon capture ok ($n messages)"
 # keepalived 2.2.7 from the image programs IPVS.
 ipvsadm -C
