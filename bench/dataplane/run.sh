@@ -61,6 +61,16 @@ wrk_cps() { # URL -> requests (= connections) per second
     awk '/Requests\/sec/ {print int($2)} /Non-2xx|Socket errors/ {print "  (" $0 ")" > "/dev/stderr"}'
 }
 rx() { ns $1 cat /sys/class/net/eth0/statistics/rx_packets; }
+# Busy and total jiffies of CPU $1 (user+nice+system+irq+softirq+steal vs all), from /proc/stat.
+cpu_j() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+# Percentage of CPU $1 busy between two cpu_j samples.
+busy_pct() { echo "$2 $3" | { read -r b0 t0 b1 t1; echo $(( 100 * (b1 - b0) / (t1 - t0 > 0 ? t1 - t0 : 1) )); }; }
+# wrk_cps with the director CPU's busy share: prints "CPS BUSY%".
+wrk_cps_busy() {
+  local s0 s1 cps
+  s0=$(cpu_j "$DCPU"); cps=$(wrk_cps "$1"); s1=$(cpu_j "$DCPU")
+  echo "$cps $(busy_pct x "$s0" "$s1")"
+}
 
 echo "== built-in data plane (lvs-fwd, LVS-DR, rr, $WORKERS worker(s), CPU $DCPU)"
 coproc FWDP { exec ip netns exec $T-d taskset -c $DCPU "$FWD" --iface eth0 --workers "$WORKERS" \
@@ -69,8 +79,8 @@ coproc FWDP { exec ip netns exec $T-d taskset -c $DCPU "$FWD" --iface eth0 --wor
 PIDS+=($FWDP_PID)
 read -r ready <&"${FWDP[0]}"; [ "$ready" = ready ]
 ns c curl -sf -o /dev/null http://10.0.0.49/
-BUILTIN_CPS=$(wrk_cps http://10.0.0.49/)
-echo "new connections/s: $BUILTIN_CPS"
+read -r BUILTIN_CPS BUILTIN_BUSY < <(wrk_cps_busy http://10.0.0.49/)
+echo "new connections/s: $BUILTIN_CPS (director CPU $DCPU busy $BUILTIN_BUSY %)"
 a=$(( $(rx r1) + $(rx r2) ))
 G=$(ns c taskset -c $GCPU "$GEN" 10.0.0.49:9000 "$SECS" 64 18)
 b=$(( $(rx r1) + $(rx r2) ))
@@ -100,8 +110,8 @@ backend b
 EOC
 ip netns exec $T-d taskset -c $DCPU haproxy -f "$W/haproxy.cfg" -db & HP=$!; PIDS+=($HP)
 sleep 1
-HAPROXY_CPS=$(wrk_cps http://10.0.0.1:8080/)
-echo "new connections/s: $HAPROXY_CPS"
+read -r HAPROXY_CPS HAPROXY_BUSY < <(wrk_cps_busy http://10.0.0.1:8080/)
+echo "new connections/s: $HAPROXY_CPS (director CPU $DCPU busy $HAPROXY_BUSY %)"
 kill $HP; wait $HP 2>/dev/null || true
 
 echo "== nginx stream (1 worker, CPU $DCPU)"
@@ -118,8 +128,8 @@ stream {
 EOC
 ip netns exec $T-d taskset -c $DCPU nginx -c "$W/lb.conf" & NP=$!; PIDS+=($NP)
 sleep 1
-NGINX_CPS=$(wrk_cps http://10.0.0.1:8081/)
-echo "new connections/s: $NGINX_CPS"
+read -r NGINX_CPS NGINX_BUSY < <(wrk_cps_busy http://10.0.0.1:8081/)
+echo "new connections/s: $NGINX_CPS (director CPU $DCPU busy $NGINX_BUSY %)"
 a=$(( $(rx r1) + $(rx r2) ))
 G=$(ns c taskset -c $GCPU "$GEN" 10.0.0.1:9001 "$SECS" 64 18)
 b=$(( $(rx r1) + $(rx r2) ))
@@ -129,8 +139,11 @@ echo "udp packets/s delivered to real servers: $NGINX_PPS"
 kill $NP; wait $NP 2>/dev/null || true
 
 echo
-echo "| director | new conn/s (wrk, Connection: close) | UDP 18 B pkts/s delivered |"
-echo "|---|---|---|"
-echo "| lvsd built-in (LVS-DR, AF_PACKET, $WORKERS worker) | $BUILTIN_CPS | $BUILTIN_PPS |"
-echo "| haproxy 2.6 mode tcp (1 thread) | $HAPROXY_CPS | n/a |"
-echo "| nginx 1.22 stream (1 worker) | $NGINX_CPS | $NGINX_PPS |"
+# Connections per second of a fully busy director CPU: what the director could take if the load
+# generator and the servers (on the other CPU) were not the limit.
+per_core() { [ "$2" -gt 0 ] && echo $(( $1 * 100 / $2 )) || echo n/a; }
+echo "| director | new conn/s (wrk, Connection: close) | director CPU busy | conn/s per busy director core | UDP 18 B pkts/s delivered |"
+echo "|---|---|---|---|---|"
+echo "| lvsd built-in (LVS-DR, AF_PACKET, $WORKERS worker) | $BUILTIN_CPS | $BUILTIN_BUSY % | $(per_core "$BUILTIN_CPS" "$BUILTIN_BUSY") | $BUILTIN_PPS |"
+echo "| haproxy mode tcp (1 thread) | $HAPROXY_CPS | $HAPROXY_BUSY % | $(per_core "$HAPROXY_CPS" "$HAPROXY_BUSY") | n/a |"
+echo "| nginx stream (1 worker) | $NGINX_CPS | $NGINX_BUSY % | $(per_core "$NGINX_CPS" "$NGINX_BUSY") | $NGINX_PPS |"
