@@ -135,7 +135,7 @@ fn nl_socket(groups: u32, nonblock: bool) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
+pub(crate) fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
     let len = 4 + data.len();
     buf.extend_from_slice(&(len as u16).to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
@@ -145,7 +145,7 @@ fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
     }
 }
 
-fn ip_bytes(a: IpAddr) -> Vec<u8> {
+pub(crate) fn ip_bytes(a: IpAddr) -> Vec<u8> {
     match a {
         IpAddr::V4(a) => a.octets().to_vec(),
         IpAddr::V6(a) => a.octets().to_vec(),
@@ -153,7 +153,7 @@ fn ip_bytes(a: IpAddr) -> Vec<u8> {
 }
 
 /// Iterate `(type, payload)` of rtattrs.
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(crate) fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         if b.len() < 4 {
             return None;
@@ -178,7 +178,7 @@ impl Rtnl {
         })
     }
 
-    fn send(&mut self, ty: u16, flags: u16, body: &[u8]) -> io::Result<u32> {
+    pub(crate) fn send(&mut self, ty: u16, flags: u16, body: &[u8]) -> io::Result<u32> {
         self.seq = self.seq.wrapping_add(1);
         let mut m = Vec::with_capacity(NLMSG_HDRLEN + body.len());
         m.extend_from_slice(&((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes());
@@ -194,7 +194,11 @@ impl Rtnl {
 
     /// Read replies for `seq`, calling `f` for each data message, until ACK
     /// (error 0) or NLMSG_DONE. A negative error is returned as io::Error.
-    fn recv_until_done(&mut self, seq: u32, mut f: impl FnMut(u16, &[u8])) -> io::Result<()> {
+    pub(crate) fn recv_until_done(
+        &mut self,
+        seq: u32,
+        mut f: impl FnMut(u16, &[u8]),
+    ) -> io::Result<()> {
         let mut buf = vec![0u8; 32768];
         loop {
             // SAFETY: buffer valid for its length.

@@ -9,5 +9,8 @@ pub mod addr;
 pub mod ipvs;
 pub mod packet;
 pub mod probe;
+pub mod route;
+pub mod script;
 pub mod sync;
+pub mod vmac;
 pub mod vrrp;
