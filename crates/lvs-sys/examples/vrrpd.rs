@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        vrrp::run_vrrp(&loaded.config, vrrp::VrrpHandle::default(), tx, shutdown).await
+        vrrp::run_vrrp(&loaded, vrrp::VrrpHandle::default(), tx, shutdown).await
     })?;
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);

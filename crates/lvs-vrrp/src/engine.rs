@@ -576,22 +576,175 @@ impl Engine {
         }
         self.started = true;
         for i in 0..self.instances.len() {
-            if self.should_fault(i) {
-                self.goto_fault(now, i);
-                continue;
-            }
-            let inst = &mut self.instances[i];
-            self.actions.push_back(Action::DelVips {
-                instance: inst.cfg.name.clone(),
-                interface: inst.cfg.interface.clone(),
-                vips: inst.all_vips(),
-            });
-            if !inst.cfg.preempt_delay.is_zero() {
-                inst.preempt_time = Some(now + inst.cfg.preempt_delay);
-            }
-            self.enter_backup(now, i, true);
+            self.start_instance(now, i);
         }
         self.update_groups();
+    }
+
+    fn start_instance(&mut self, now: Instant, i: usize) {
+        if self.should_fault(i) {
+            self.goto_fault(now, i);
+            return;
+        }
+        let inst = &mut self.instances[i];
+        self.actions.push_back(Action::DelVips {
+            instance: inst.cfg.name.clone(),
+            interface: inst.cfg.interface.clone(),
+            vips: inst.all_vips(),
+            reload: false,
+        });
+        if !inst.cfg.preempt_delay.is_zero() {
+            inst.preempt_time = Some(now + inst.cfg.preempt_delay);
+        }
+        self.enter_backup(now, i, true);
+    }
+
+    /// Reload (SIGHUP) with keepalived's semantics (keepalived.md §5.4):
+    /// instances are matched by identity (interface, family, VRID, unicast
+    /// or not) and keep their state, timers and counters; a MASTER gets only
+    /// its VIP changes (removed ones deleted, new ones added, all re-announced)
+    /// and advertises its new priority with the next advert; a removed
+    /// instance that was MASTER sends a priority-0 advert and removes its
+    /// VIPs, and is reported FAULT (keepalived's default for a deleted
+    /// instance); a new instance starts in BACKUP. `vrrp_script` and
+    /// `track_file` states carry over by name, link states always. On error
+    /// nothing changes.
+    pub fn reconfigure(&mut self, now: Instant, cfg: EngineCfg) -> Result<Vec<Warning>, Error> {
+        let (mut new, warnings) = Engine::new(cfg)?;
+        for s in &mut new.scripts {
+            if let Some(o) = self.scripts.iter().find(|o| o.name == s.name) {
+                (s.up, s.good, s.bad) = (o.up, o.good, o.bad);
+            }
+        }
+        for f in &mut new.files {
+            if let Some(o) = self.files.iter().find(|o| o.name == f.name) {
+                f.value = o.value;
+            }
+        }
+        new.links = std::mem::take(&mut self.links);
+        new.stats = self.stats.clone();
+        new.started = self.started;
+        new.stopped = self.stopped;
+        for g in &mut new.groups {
+            if let Some(o) = self.groups.iter().find(|o| o.name == g.name) {
+                g.state = o.state;
+            }
+        }
+        let identity = |c: &InstanceCfg| {
+            (
+                c.interface.clone(),
+                c.family,
+                c.virtual_router_id,
+                c.is_unicast(),
+            )
+        };
+        let mut matched: Vec<Option<usize>> = vec![None; new.instances.len()];
+        let mut taken = vec![false; self.instances.len()];
+        for (ni, m) in matched.iter_mut().enumerate() {
+            let key = identity(&new.instances[ni].cfg);
+            // Same name first (two unicast instances may share an identity).
+            let found = (0..self.instances.len())
+                .filter(|&oi| !taken[oi] && identity(&self.instances[oi].cfg) == key)
+                .min_by_key(|&oi| self.instances[oi].cfg.name != new.instances[ni].cfg.name);
+            if let Some(oi) = found {
+                taken[oi] = true;
+                *m = Some(oi);
+            }
+        }
+        // Removed instances leave first, so that their VIPs are free for the
+        // instances that take them over.
+        if self.started && !self.stopped {
+            for oi in (0..self.instances.len()).filter(|&oi| !taken[oi]) {
+                if self.instances[oi].state == State::Master {
+                    self.send_advert(now, oi, 0);
+                    let inst = &mut self.instances[oi];
+                    inst.stats.release_master += 1;
+                    self.actions.push_back(Action::DelVips {
+                        instance: inst.cfg.name.clone(),
+                        interface: inst.cfg.interface.clone(),
+                        vips: inst.all_vips(),
+                        reload: false,
+                    });
+                }
+                let inst = &mut self.instances[oi];
+                info!(instance = %inst.cfg.name, "removed by reload");
+                inst.state = State::Fault;
+                self.notify_instance(oi);
+            }
+        }
+        new.actions = std::mem::take(&mut self.actions);
+        let mut fresh = Vec::new();
+        for (ni, m) in matched.iter().enumerate() {
+            let Some(oi) = *m else {
+                fresh.push(ni);
+                continue;
+            };
+            let old = &self.instances[oi];
+            let n = &mut new.instances[ni];
+            n.state = old.state;
+            n.want_master = old.want_master;
+            n.timers = old.timers;
+            n.preempt_time = old.preempt_time;
+            n.ip_id = old.ip_id;
+            n.old_checksum = old.old_checksum;
+            n.last_master = old.last_master;
+            n.stats = old.stats.clone();
+            if old.cfg.version == n.cfg.version && old.cfg.advert_int == n.cfg.advert_int {
+                n.master_adver_int_cs = old.master_adver_int_cs;
+            }
+            if n.state != State::Master {
+                continue;
+            }
+            if let Some(at) = n.timers.get(Timer::Adver) {
+                n.timers.set(Timer::Adver, at.min(now + n.cfg.advert_int));
+            }
+            if n.cfg.garp_master_refresh.is_zero() {
+                n.timers.stop(Timer::GarpRefresh);
+            } else if n.timers.get(Timer::GarpRefresh).is_none() {
+                n.timers
+                    .set(Timer::GarpRefresh, now + n.cfg.garp_master_refresh);
+            }
+            let (was, now_vips) = (old.all_vips(), n.all_vips());
+            let removed: Vec<Vip> = was
+                .iter()
+                .filter(|v| !now_vips.contains(v))
+                .cloned()
+                .collect();
+            let added: Vec<Vip> = now_vips
+                .iter()
+                .filter(|v| !was.contains(v))
+                .cloned()
+                .collect();
+            if !removed.is_empty() {
+                new.actions.push_back(Action::DelVips {
+                    instance: n.cfg.name.clone(),
+                    interface: n.cfg.interface.clone(),
+                    vips: removed,
+                    reload: true,
+                });
+            }
+            if !added.is_empty() {
+                new.actions.push_back(Action::AddVips {
+                    instance: n.cfg.name.clone(),
+                    interface: n.cfg.interface.clone(),
+                    vips: added,
+                    reload: true,
+                });
+            }
+            let rep = n.cfg.garp_master_repeat;
+            new.gratuitous(ni, rep);
+        }
+        for i in 0..new.instances.len() {
+            new.instances[i].effective_priority = new.compute_priority(i);
+        }
+        if new.started && !new.stopped {
+            for &ni in &fresh {
+                new.start_instance(now, ni);
+            }
+            new.reevaluate(now);
+        }
+        *self = new;
+        Ok(warnings)
     }
 
     /// Orderly shutdown: a MASTER sends a priority-0 advert and removes its
@@ -610,6 +763,7 @@ impl Engine {
                     instance: inst.cfg.name.clone(),
                     interface: inst.cfg.interface.clone(),
                     vips: inst.all_vips(),
+                    reload: false,
                 });
             }
             let inst = &mut self.instances[i];
@@ -1076,6 +1230,7 @@ impl Engine {
             instance: inst.cfg.name.clone(),
             interface: inst.cfg.interface.clone(),
             vips: inst.all_vips(),
+            reload: false,
         });
         let rep = inst.cfg.garp_master_repeat;
         if !inst.cfg.garp_master_delay.is_zero() {
@@ -1101,6 +1256,7 @@ impl Engine {
             instance: inst.cfg.name.clone(),
             interface: inst.cfg.interface.clone(),
             vips: inst.all_vips(),
+            reload: false,
         });
         self.enter_backup(now, i, false);
     }
@@ -1128,6 +1284,7 @@ impl Engine {
                 instance: inst.cfg.name.clone(),
                 interface: inst.cfg.interface.clone(),
                 vips: inst.all_vips(),
+                reload: false,
             });
         }
         let inst = &mut self.instances[i];

@@ -150,6 +150,10 @@ pub enum Action {
         interface: String,
         /// Addresses (VIPs then eVIPs).
         vips: Vec<Vip>,
+        /// Only these addresses changed on a reload of a MASTER (the
+        /// instance's routes and rules stay as they are).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reload: bool,
     },
     /// Remove virtual addresses (absent ones are not an error).
     DelVips {
@@ -159,6 +163,9 @@ pub enum Action {
         interface: String,
         /// Addresses.
         vips: Vec<Vip>,
+        /// Only these addresses were removed on a reload of a MASTER.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reload: bool,
     },
     /// A burst of gratuitous ARPs (IPv4) / unsolicited NAs (IPv6): `count`
     /// rounds over `addrs`.

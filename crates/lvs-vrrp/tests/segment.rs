@@ -158,6 +158,23 @@ impl Segment {
             .map(|(t, _)| *t)
     }
 
+    /// SIGHUP with a new configuration.
+    fn reload(&mut self, r: usize, cfg: EngineCfg) {
+        let now = self.at();
+        self.routers[r].engine.reconfigure(now, cfg).unwrap();
+        self.drain();
+    }
+
+    /// Actions router `r` emitted at or after `since`.
+    fn actions_since(&self, r: usize, since: u64) -> Vec<&Action> {
+        self.routers[r]
+            .log
+            .iter()
+            .filter(|(t, _)| *t >= since)
+            .map(|(_, a)| a)
+            .collect()
+    }
+
     /// Restart a router with a fresh engine (same config).
     fn restart(&mut self, r: usize, cfg: EngineCfg) {
         self.routers[r] = Router {
@@ -469,4 +486,229 @@ fn ipv6_v3_pair() {
     let took = s.first_since(1, t0, is_master_notify).unwrap() - t0;
     // v3 advert_int 0.1: 3 × 100 ms + (256−100)×100 ms/256 ≈ 361 ms at most.
     assert!(took <= 300_000 + 156 * 100_000 / 256, "{took}");
+}
+
+// ----- reload (SIGHUP): keepalived.md §5.4 -----
+
+fn two(idx: usize, prio: u8) -> EngineCfg {
+    EngineCfg {
+        instances: vec![
+            inst(idx, "VI_1", 51, prio, VrrpVersion::V2),
+            inst(idx, "VI_2", 52, prio, VrrpVersion::V2),
+        ],
+        ..Default::default()
+    }
+}
+
+fn notifies(actions: &[&Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Notify { .. }))
+        .count()
+}
+
+#[test]
+fn reload_edits_vips_of_a_master_in_place_and_keeps_its_state() {
+    let mut s = Segment::new(vec![
+        one(0, 150, VrrpVersion::V2),
+        one(1, 100, VrrpVersion::V2),
+    ]);
+    s.start(0);
+    s.start(1);
+    s.run_for(Duration::from_secs(6));
+    assert_eq!(s.masters(), vec![0]);
+    let t0 = s.now;
+    let mut c = one(0, 150, VrrpVersion::V2);
+    let new_vip = Vip::host("10.0.0.200".parse().unwrap());
+    let old_vip = c.instances[0].virtual_ipaddress[0].clone();
+    c.instances[0].virtual_ipaddress = vec![new_vip.clone()];
+    s.reload(0, c.clone());
+    let acts = s.actions_since(0, t0);
+    assert_eq!(s.state(0, 0), State::Master);
+    assert_eq!(notifies(&acts), 0, "{acts:?}");
+    assert!(acts.contains(&&Action::DelVips {
+        instance: "VI_1".into(),
+        interface: "eth0".into(),
+        vips: vec![old_vip],
+        reload: true,
+    }));
+    assert!(acts.contains(&&Action::AddVips {
+        instance: "VI_1".into(),
+        interface: "eth0".into(),
+        vips: vec![new_vip.clone()],
+        reload: true,
+    }));
+    assert!(acts
+        .iter()
+        .any(|a| matches!(a, Action::Gratuitous { vips, .. } if *vips == vec![new_vip.clone()])));
+    // The same configuration again changes nothing but the re-announcement.
+    let n = s.routers[0].log.len();
+    s.reload(0, c);
+    let acts: Vec<&Action> = s.routers[0].log[n..].iter().map(|(_, a)| a).collect();
+    assert!(
+        acts.iter().all(|a| matches!(a, Action::Gratuitous { .. })),
+        "{acts:?}"
+    );
+    s.run_for(Duration::from_secs(10));
+    assert_eq!(s.masters(), vec![0]);
+    assert_eq!(s.first_since(1, 0, is_master_notify), None);
+}
+
+#[test]
+fn reload_lowering_the_master_priority_hands_over() {
+    let mut s = Segment::new(vec![
+        one(0, 150, VrrpVersion::V3),
+        one(1, 100, VrrpVersion::V3),
+    ]);
+    s.start(0);
+    s.start(1);
+    s.run_for(Duration::from_secs(6));
+    assert_eq!(s.masters(), vec![0]);
+    let t0 = s.now;
+    s.reload(0, one(0, 50, VrrpVersion::V3));
+    assert_eq!(s.routers[0].engine.status()[0].effective_priority, 50);
+    s.run_for(Duration::from_secs(10));
+    assert_eq!(s.masters(), vec![1]);
+    // The backup discards the lower adverts and its down timer runs out.
+    let took = s.first_since(1, t0, is_master_notify).unwrap() - t0;
+    assert!(took <= 3 * SEC + 156 * SEC / 256, "{took}");
+    // The old master goes to BACKUP on the higher advert and drops its VIP.
+    assert!(s
+        .actions_since(0, t0)
+        .iter()
+        .any(|a| matches!(a, Action::DelVips { reload: false, .. })));
+}
+
+#[test]
+fn reload_removing_an_instance_sends_priority_zero_and_keeps_the_others() {
+    let mut s = Segment::new(vec![two(0, 150), two(1, 100)]);
+    s.start(0);
+    s.start(1);
+    s.run_for(Duration::from_secs(6));
+    assert_eq!(
+        (s.state(0, 0), s.state(0, 1)),
+        (State::Master, State::Master)
+    );
+    let t0 = s.now;
+    s.reload(0, one(0, 150, VrrpVersion::V2));
+    let acts = s.actions_since(0, t0);
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::SendAdvert { instance, priority: 0, .. } if instance == "VI_2"
+    )));
+    assert!(acts.iter().any(
+        |a| matches!(a, Action::DelVips { instance, reload: false, .. } if instance == "VI_2")
+    ));
+    assert!(!acts
+        .iter()
+        .any(|a| matches!(a, Action::DelVips { instance, .. } if instance == "VI_1")));
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::Notify { name, state: State::Fault, .. } if name == "VI_2"
+    )));
+    assert_eq!(s.routers[0].engine.status().len(), 1);
+    assert_eq!(s.state(0, 0), State::Master);
+    // The peer takes VI_2 after Skew_Time (priority 100: 156/256 s).
+    s.run_for(Duration::from_secs(3));
+    assert_eq!(
+        (s.state(1, 0), s.state(1, 1)),
+        (State::Backup, State::Master)
+    );
+    let took = s
+        .first_since(
+            1,
+            t0,
+            |a| matches!(a, Action::Notify { name, state: State::Master, .. } if name == "VI_2"),
+        )
+        .unwrap()
+        - t0;
+    assert_eq!(took, 156 * SEC / 256);
+}
+
+#[test]
+fn reload_adding_an_instance_starts_it_in_backup() {
+    let mut s = Segment::new(vec![one(0, 150, VrrpVersion::V2)]);
+    s.start(0);
+    s.run_for(Duration::from_secs(6));
+    assert_eq!(s.state(0, 0), State::Master);
+    let t0 = s.now;
+    s.reload(0, two(0, 150));
+    assert_eq!(
+        (s.state(0, 0), s.state(0, 1)),
+        (State::Master, State::Backup)
+    );
+    s.run_for(Duration::from_secs(6));
+    assert_eq!(
+        (s.state(0, 0), s.state(0, 1)),
+        (State::Master, State::Master)
+    );
+    let acts = s.actions_since(0, t0);
+    // Only VI_2 was notified (BACKUP, then MASTER).
+    assert!(acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notify { name, .. } => Some(name),
+            _ => None,
+        })
+        .all(|n| n == "VI_2"));
+    assert_eq!(notifies(&acts), 2);
+}
+
+#[test]
+fn reload_turning_nopreempt_off_lets_the_higher_priority_preempt() {
+    let mut b = one(1, 200, VrrpVersion::V2);
+    b.instances[0].nopreempt = true;
+    let mut s = Segment::new(vec![one(0, 150, VrrpVersion::V2), b]);
+    s.start(0);
+    s.run_for(Duration::from_secs(6));
+    s.start(1);
+    s.run_for(Duration::from_secs(10));
+    assert_eq!(s.masters(), vec![0]);
+    s.reload(1, one(1, 200, VrrpVersion::V2));
+    s.run_for(Duration::from_secs(10));
+    assert_eq!(s.masters(), vec![1]);
+}
+
+#[test]
+fn reload_keeps_tracker_state_and_applies_tracking_changes() {
+    use lvs_vrrp::config::TrackScript;
+    use lvs_vrrp::ScriptCfg;
+    let tracked = |track: bool| {
+        let mut c = one(0, 150, VrrpVersion::V2);
+        c.scripts = vec![ScriptCfg {
+            name: "chk".into(),
+            weight: 0,
+            reverse: false,
+            rise: 1,
+            fall: 1,
+            init_fail: false,
+        }];
+        if track {
+            c.instances[0].track_script = vec![TrackScript {
+                name: "chk".into(),
+                weight: None,
+                reverse: false,
+            }];
+        }
+        c
+    };
+    let mut s = Segment::new(vec![tracked(true)]);
+    s.start(0);
+    s.run_for(Duration::from_secs(6));
+    assert_eq!(s.state(0, 0), State::Master);
+    let now = s.at();
+    s.routers[0].engine.handle_script(now, "chk", false);
+    s.drain();
+    assert_eq!(s.state(0, 0), State::Fault);
+    let n = s.routers[0].log.len();
+    // Same config: the failed script stays failed, FAULT is kept, nothing notified.
+    s.reload(0, tracked(true));
+    assert_eq!(s.state(0, 0), State::Fault);
+    let acts: Vec<&Action> = s.routers[0].log[n..].iter().map(|(_, a)| a).collect();
+    assert_eq!(notifies(&acts), 0, "{acts:?}");
+    // The tracker removed: the instance leaves FAULT for BACKUP, then MASTER.
+    s.reload(0, tracked(false));
+    assert_eq!(s.state(0, 0), State::Backup);
+    s.run_for(Duration::from_secs(6));
+    assert_eq!(s.state(0, 0), State::Master);
 }

@@ -173,10 +173,11 @@ fn vrrp_signature(c: &lvs_config::Config) -> String {
     .unwrap_or_default()
 }
 
-fn start_vrrp(c: &lvs_config::Config, events: mpsc::Sender<vrrp::VrrpEvent>) -> VrrpTask {
+fn start_vrrp(l: &lvs_config::Loaded, events: mpsc::Sender<vrrp::VrrpEvent>) -> VrrpTask {
+    let c = &l.config;
     let handle = vrrp::VrrpHandle::default();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let cfg = c.clone();
+    let cfg = l.clone();
     let h = handle.clone();
     let join = tokio::spawn(async move {
         vrrp::run_vrrp(&cfg, h, events, async {
@@ -248,7 +249,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     };
     let dataplane = plane::Plane::open(dp_mode, &loaded.config);
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<vrrp::VrrpEvent>(64);
-    let vrrp = (!opts.checkers_only).then(|| start_vrrp(&loaded.config, vrrp_tx.clone()));
+    let vrrp = (!opts.checkers_only).then(|| start_vrrp(&loaded, vrrp_tx.clone()));
     let mut d = Daemon {
         exec: Executor::new(opts.max_concurrent_probes),
         opts,
@@ -545,9 +546,15 @@ impl Daemon {
                 };
                 self.engine.reconfigure(Instant::now(), cfg);
                 self.dataplane.reconfigure(&loaded.config);
-                if let Some(v) = &self.vrrp {
-                    if vrrp_signature(&loaded.config) != v.signature {
-                        warn!("VRRP configuration changed: instances keep running with the previous VRRP settings until restart");
+                if let Some(v) = &mut self.vrrp {
+                    let sig = vrrp_signature(&loaded.config);
+                    if sig != v.signature {
+                        // Applied in place by the driver (daemon/vrrp.rs): states kept.
+                        if v.handle.reload(loaded.clone()) {
+                            v.signature = sig;
+                        } else {
+                            warn!("VRRP driver not running: VRRP settings not reloaded");
+                        }
                     }
                 }
                 self.loaded = loaded;

@@ -5,8 +5,9 @@
 //! ```ignore
 //! let handle = VrrpHandle::default();                 // cheap to clone; query any time
 //! let (tx, rx) = tokio::sync::mpsc::channel(64);      // VrrpEvent stream (state changes)
-//! run_vrrp(&config, handle.clone(), tx, shutdown_future).await?;  // returns after shutdown
+//! run_vrrp(&loaded, handle.clone(), tx, shutdown_future).await?;  // returns after shutdown
 //! handle.snapshot() -> Vec<lvs_vrrp::InstanceStatus>  // name, state, priorities, counters
+//! handle.reload(new_loaded)                           // SIGHUP: applied in place
 //! ```
 //!
 //! * `run_vrrp(cfg, handle, events, shutdown)` maps `lvs_config::Config` onto
@@ -20,7 +21,17 @@
 //!   `try_send`) and reflected in [`VrrpHandle::snapshot`].
 //! * Notify scripts run without a shell: `notify_master/backup/fault/stop`
 //!   with their configured argv, then `notify` with keepalived's extra
-//!   arguments `INSTANCE|GROUP name STATE priority`.
+//!   arguments `INSTANCE|GROUP name STATE priority`; every change is also
+//!   written to `notify_fifo` / `vrrp_notify_fifo` (`INSTANCE "VI_1" MASTER
+//!   100`). Scripts run as `script_user` (default `keepalived_script`, else
+//!   root with a warning) and are checked as keepalived does
+//!   (`enable_script_security` disables unsafe ones), at start and reload.
+//! * On MASTER the instance's VIPs, then `virtual_routes`, then
+//!   `virtual_rules` are installed; leaving MASTER removes them in reverse.
+//!   `use_vmac` interfaces are created at start and deleted at stop.
+//! * [`VrrpHandle::reload`] applies a new configuration in place
+//!   (`Engine::reconfigure`: states kept, VIP/route edits, removed instances
+//!   leave with priority 0, new ones start in BACKUP).
 //!
 //! ```text
 //!  VrrpSocket rx (per if/family) ─┐
@@ -39,12 +50,16 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use lvs_config::{AuthType, Broadcast, Config, Script, VrrpState};
+use lvs_config::{AuthType, Broadcast, Config, Loaded, RawLine, Script, Span, VrrpState};
 use lvs_sys::addr::{self, AddrSpec, LinkMonitor, Rtnl};
+use lvs_sys::route::{RouteSpec, RuleSpec};
+use lvs_sys::script::{self, RunAs};
+use lvs_sys::vmac;
 use lvs_sys::vrrp::{FrameSender, VrrpSocket};
 use lvs_vrrp::config::{AuthCfg, FileCfg, TrackFile, TrackInterface, TrackScript, UnicastPeer};
 use lvs_vrrp::{
@@ -54,7 +69,7 @@ use lvs_vrrp::{
 use lvs_wire::{ArpRepr, Family, MacAddr, NeighborAdvertRepr, VrrpVersion};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// A state change, as reported to `notify` scripts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -73,6 +88,7 @@ pub(crate) struct VrrpEvent {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct VrrpHandle {
     inner: Arc<Mutex<Vec<InstanceStatus>>>,
+    reload: Arc<Mutex<Option<mpsc::UnboundedSender<Loaded>>>>,
 }
 
 impl VrrpHandle {
@@ -81,36 +97,21 @@ impl VrrpHandle {
         self.inner.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
+    /// Apply a new (already validated) configuration in place. False if
+    /// the driver is not running.
+    pub(crate) fn reload(&self, loaded: Loaded) -> bool {
+        self.reload
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|tx| tx.send(loaded).is_ok()))
+            .unwrap_or(false)
+    }
+
     fn set(&self, v: Vec<InstanceStatus>) {
         if let Ok(mut g) = self.inner.lock() {
             *g = v;
         }
     }
-}
-
-/// Scripts attached to instances and groups, by name.
-#[derive(Debug, Default, Clone)]
-struct Notifiers {
-    by_name: HashMap<String, NotifyScripts>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct NotifyScripts {
-    master: Option<Script>,
-    backup: Option<Script>,
-    fault: Option<Script>,
-    stop: Option<Script>,
-    notify: Option<Script>,
-    master_rx_lower_pri: Option<Script>,
-}
-
-/// Runtime facts of a `vrrp_script`.
-#[derive(Debug, Clone)]
-struct ScriptRun {
-    name: String,
-    script: Script,
-    interval: Duration,
-    timeout: Duration,
 }
 
 /// Map keepalived.conf onto the engine's configuration. Interface primary
@@ -152,10 +153,11 @@ pub(crate) fn engine_cfg(cfg: &Config) -> anyhow::Result<EngineCfg> {
                 rtnl.primary_address(idx, family == Family::Inet6)?
             }
         };
+        let vmac = vmac_of(vi, family).map(|(n, _)| n);
         let vip = |v: &lvs_config::VirtualIpAddress| Vip {
             addr: v.addr,
             prefix: v.prefix,
-            dev: v.dev.clone(),
+            dev: v.dev.clone().or_else(|| vmac.clone()),
             brd: v.brd.and_then(|b| broadcast(v.addr, v.prefix, b)),
             scope: v.scope.clone(),
             label: v.label.clone(),
@@ -312,18 +314,193 @@ fn broadcast(addr: IpAddr, prefix: u8, b: Broadcast) -> Option<IpAddr> {
     }))
 }
 
-fn notifiers(cfg: &Config) -> Notifiers {
+// ===== scripts: user, security, spawning =====
+
+/// A script ready to run: argv (the program realpath-resolved when it could
+/// be checked) and the user/group it runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Prepared {
+    argv: Vec<String>,
+    run_as: RunAs,
+}
+
+/// `script_user` / `enable_script_security`, resolved once per load.
+#[derive(Debug, Clone)]
+struct ScriptPolicy {
+    default_user: RunAs,
+    security: bool,
+    files: Vec<PathBuf>,
+}
+
+impl ScriptPolicy {
+    /// keepalived: `script_user` if given, else `keepalived_script` if that
+    /// user exists, else the user lvsd runs as (root, with a warning).
+    fn new(loaded: &Loaded) -> Self {
+        let g = &loaded.config.global_defs;
+        let me = RunAs {
+            uid: script::current_uid(),
+            gid: script::current_gid(),
+        };
+        let default_user = match &g.script_user {
+            Some(u) => match script::resolve(&u.user, u.group.as_deref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    error!("script_user: {e}; scripts run as uid {}", me.uid);
+                    me
+                }
+            },
+            None => match script::lookup_user("keepalived_script") {
+                Ok(Some(r)) => r,
+                _ => {
+                    if me.uid == 0 && uses_scripts(&loaded.config) {
+                        warn!("default user 'keepalived_script' for script execution does not exist - please create it, or set script_user; scripts run as root");
+                    }
+                    me
+                }
+            },
+        };
+        Self {
+            default_user,
+            security: g.enable_script_security,
+            files: loaded.files.clone(),
+        }
+    }
+
+    fn at(&self, span: Span) -> String {
+        let f = self
+            .files
+            .get(span.file as usize)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "?".into());
+        format!("{f}:{}", span.line)
+    }
+
+    /// Resolve the user, check the script (keepalived.md §8). A script that
+    /// cannot run, or an insecure one under `enable_script_security`, is
+    /// disabled (`None`) with an error naming file:line; an insecure one
+    /// without it runs, with a SECURITY VIOLATION warning.
+    fn prepare(&self, s: &Script, kw: &str) -> Option<Prepared> {
+        let at = self.at(s.span);
+        let Some(prog) = s.args.first() else {
+            error!("{at}: {kw}: empty command - disabling");
+            return None;
+        };
+        let run_as = match &s.user {
+            None => self.default_user,
+            Some(u) => match script::resolve(&u.user, u.group.as_deref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    error!("{at}: {kw}: {e} - disabling");
+                    return None;
+                }
+            },
+        };
+        let mut argv = s.args.clone();
+        let path = find_program(prog);
+        match script::check_script_secure(&path, run_as) {
+            Ok(real) => argv[0] = real.display().to_string(),
+            Err(e) if !path.exists() || e.contains("not executable") || e.contains("not a regular") => {
+                error!("{at}: {kw}: {e} - disabling");
+                return None;
+            }
+            Err(e) if self.security => {
+                error!("{at}: {kw}: {e} - disabling (enable_script_security)");
+                return None;
+            }
+            Err(e) => warn!("{at}: {kw}: SECURITY VIOLATION - {e}; it runs anyway because enable_script_security is not set"),
+        }
+        Some(Prepared { argv, run_as })
+    }
+}
+
+fn uses_scripts(c: &Config) -> bool {
+    c.vrrp_scripts.iter().any(|s| s.script.is_some())
+        || c.vrrp_instances.iter().any(|v| {
+            v.notify.is_some()
+                || v.notify_master.is_some()
+                || v.notify_backup.is_some()
+                || v.notify_fault.is_some()
+                || v.notify_stop.is_some()
+        })
+}
+
+/// An absolute program as is; a bare name searched in PATH (as exec does).
+fn find_program(prog: &str) -> PathBuf {
+    let p = Path::new(prog);
+    if prog.contains('/') {
+        return p.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(prog))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_default()
+        .unwrap_or_else(|| p.to_path_buf())
+}
+
+/// Spawn a prepared script without a shell, with `extra` arguments appended,
+/// as its user; never waits.
+fn spawn_script(p: &Prepared, extra: &[String]) -> Option<tokio::process::Child> {
+    let (prog, args) = p.argv.split_first()?;
+    let mut cmd = tokio::process::Command::new(prog);
+    cmd.args(args)
+        .args(extra)
+        .stdin(std::process::Stdio::null());
+    if p.run_as.uid != script::current_uid() || p.run_as.gid != script::current_gid() {
+        cmd.uid(p.run_as.uid).gid(p.run_as.gid);
+    }
+    match cmd.spawn() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warn!(command = %p.argv.join(" "), error = %e, "cannot run script");
+            None
+        }
+    }
+}
+
+/// Scripts attached to instances and groups, by name.
+#[derive(Debug, Default, Clone)]
+struct Notifiers {
+    by_name: HashMap<String, NotifyScripts>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct NotifyScripts {
+    master: Option<Prepared>,
+    backup: Option<Prepared>,
+    fault: Option<Prepared>,
+    stop: Option<Prepared>,
+    notify: Option<Prepared>,
+    master_rx_lower_pri: Option<Prepared>,
+}
+
+/// Runtime facts of a `vrrp_script` (`None`: disabled, every run fails).
+#[derive(Debug, Clone)]
+struct ScriptRun {
+    name: String,
+    script: Option<Prepared>,
+    interval: Duration,
+    timeout: Duration,
+}
+
+fn notifiers(cfg: &Config, pol: &ScriptPolicy) -> Notifiers {
+    let prep = |s: &Option<Script>, kw: &str| s.as_ref().and_then(|s| pol.prepare(s, kw));
     let mut n = Notifiers::default();
     for vi in &cfg.vrrp_instances {
         n.by_name.insert(
             format!("I:{}", vi.name),
             NotifyScripts {
-                master: vi.notify_master.clone(),
-                backup: vi.notify_backup.clone(),
-                fault: vi.notify_fault.clone(),
-                stop: vi.notify_stop.clone(),
-                notify: vi.notify.clone(),
-                master_rx_lower_pri: vi.notify_master_rx_lower_pri.clone(),
+                master: prep(&vi.notify_master, "notify_master"),
+                backup: prep(&vi.notify_backup, "notify_backup"),
+                fault: prep(&vi.notify_fault, "notify_fault"),
+                stop: prep(&vi.notify_stop, "notify_stop"),
+                notify: prep(&vi.notify, "notify"),
+                master_rx_lower_pri: prep(
+                    &vi.notify_master_rx_lower_pri,
+                    "notify_master_rx_lower_pri",
+                ),
             },
         );
     }
@@ -331,11 +508,11 @@ fn notifiers(cfg: &Config) -> Notifiers {
         n.by_name.insert(
             format!("G:{}", sg.name),
             NotifyScripts {
-                master: sg.notify_master.clone(),
-                backup: sg.notify_backup.clone(),
-                fault: sg.notify_fault.clone(),
-                stop: sg.notify_stop.clone(),
-                notify: sg.notify.clone(),
+                master: prep(&sg.notify_master, "notify_master"),
+                backup: prep(&sg.notify_backup, "notify_backup"),
+                fault: prep(&sg.notify_fault, "notify_fault"),
+                stop: prep(&sg.notify_stop, "notify_stop"),
+                notify: prep(&sg.notify, "notify"),
                 master_rx_lower_pri: None,
             },
         );
@@ -343,23 +520,255 @@ fn notifiers(cfg: &Config) -> Notifiers {
     n
 }
 
-/// Spawn `script` without a shell, with `extra` arguments appended; never waits.
-fn spawn_script(script: &Script, extra: &[String]) -> Option<tokio::process::Child> {
-    let Some((prog, args)) = script.args.split_first() else {
-        warn!(command = %script.command, "empty script command");
-        return None;
-    };
-    let mut cmd = tokio::process::Command::new(prog);
-    cmd.args(args)
-        .args(extra)
-        .stdin(std::process::Stdio::null());
-    match cmd.spawn() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            warn!(command = %script.command, error = %e, "cannot run script");
-            None
+// ===== notify FIFOs =====
+
+/// `notify_fifo` / `vrrp_notify_fifo`: one line per state change, in order
+/// (keepalived.md §3.13), written without ever blocking the engine.
+#[derive(Debug, Default)]
+struct Fifos {
+    open: Vec<(PathBuf, std::fs::File)>,
+    /// `*_fifo_script` processes (they get the FIFO path as last argument).
+    readers: Vec<tokio::process::Child>,
+    lost: u64,
+}
+
+/// The FIFOs of a configuration and their scripts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct FifoCfg {
+    paths: Vec<PathBuf>,
+    scripts: Vec<(Prepared, PathBuf)>,
+}
+
+fn fifo_cfg(cfg: &Config, pol: &ScriptPolicy) -> FifoCfg {
+    let g = &cfg.global_defs;
+    let mut out = FifoCfg::default();
+    for (path, script_kw) in [
+        (&g.notify_fifo, "notify_fifo_script"),
+        (&g.vrrp_notify_fifo, "vrrp_notify_fifo_script"),
+    ] {
+        let Some(p) = path else { continue };
+        let p = PathBuf::from(p);
+        if !out.paths.contains(&p) {
+            out.paths.push(p.clone());
+        }
+        // `*_fifo_script "CMD ARGS" [user [group]]` (kept as written by lvs-config).
+        if let Some(b) = g.other.iter().find(|b| b.keyword == script_kw) {
+            let mut words = b.args.iter();
+            let args: Vec<String> = words
+                .next()
+                .map(|c| c.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default();
+            let user = words.next().map(|u| {
+                let (user, group) = match u.split_once(':') {
+                    Some((a, b)) => (a.to_string(), Some(b.to_string())),
+                    None => (u.clone(), words.next().cloned()),
+                };
+                lvs_config::ScriptUser { user, group }
+            });
+            let s = Script {
+                command: args.join(" "),
+                args,
+                user,
+                span: b.span,
+            };
+            if let Some(prep) = pol.prepare(&s, script_kw) {
+                out.scripts.push((prep, p));
+            }
         }
     }
+    out
+}
+
+impl Fifos {
+    fn open(cfg: &FifoCfg) -> Self {
+        let mut f = Fifos::default();
+        for p in &cfg.paths {
+            match script::open_fifo(p) {
+                Ok(file) => f.open.push((p.clone(), file)),
+                Err(e) => error!(fifo = %p.display(), error = %e, "cannot open notify FIFO"),
+            }
+        }
+        for (s, p) in &cfg.scripts {
+            if let Some(c) = spawn_script(s, &[p.display().to_string()]) {
+                f.readers.push(c);
+            }
+        }
+        f
+    }
+
+    fn write(&mut self, line: &str) {
+        use std::io::Write as _;
+        for (p, file) in &mut self.open {
+            if let Err(e) = file.write_all(line.as_bytes()) {
+                self.lost += 1;
+                debug!(fifo = %p.display(), error = %e, lost = self.lost, "notify FIFO line lost (no reader?)");
+            }
+        }
+    }
+
+    /// Stop the FIFO scripts (SIGTERM, as keepalived), after a moment for
+    /// them to read the last lines.
+    async fn close(&mut self) {
+        if self.readers.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for c in &mut self.readers {
+            if let Some(pid) = c.id() {
+                let _ = script::terminate(pid);
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), c.wait()).await;
+        }
+        self.readers.clear();
+    }
+}
+
+/// keepalived's FIFO line: `INSTANCE "VI_1" MASTER 100`.
+fn fifo_line(kind: NotifyKind, name: &str, what: &str, priority: u8) -> String {
+    let k = match kind {
+        NotifyKind::Instance => "INSTANCE",
+        NotifyKind::Group => "GROUP",
+    };
+    format!("{k} \"{name}\" {what} {priority}\n")
+}
+
+// ===== routes, rules, VMACs =====
+
+/// What an instance installs besides its VIPs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Extras {
+    routes: Vec<RouteSpec>,
+    rules: Vec<RuleSpec>,
+    /// `use_vmac`: (name, MAC, parent, transmit on the parent).
+    vmac: Option<VmacCfg>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct VmacCfg {
+    name: String,
+    mac: [u8; 6],
+    parent: String,
+    xmit_base: bool,
+}
+
+/// `use_vmac [NAME] [MAC]`: the name (`vrrp.<VRID>` by default) and MAC.
+fn vmac_of(vi: &lvs_config::VrrpInstance, family: Family) -> Option<(String, [u8; 6])> {
+    let u = vi.use_vmac.as_ref()?;
+    let name = u
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("vrrp.{}", vi.virtual_router_id));
+    let mac = u
+        .mac
+        .as_deref()
+        .and_then(parse_mac)
+        .unwrap_or_else(|| vmac::vrrp_mac(vi.virtual_router_id, family == Family::Inet6));
+    Some((name, mac))
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let v: Vec<u8> = s
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16).ok())
+        .collect::<Option<_>>()?;
+    v.try_into().ok()
+}
+
+fn parse_lines<T>(
+    lines: &[RawLine],
+    kw: &str,
+    pol: &ScriptPolicy,
+    parse: fn(&[String]) -> Result<T, String>,
+) -> Vec<T> {
+    lines
+        .iter()
+        .filter_map(|l| match parse(&l.words) {
+            Ok(x) => Some(x),
+            Err(e) => {
+                error!("{}: {kw}: {e} - ignoring this entry", pol.at(l.span));
+                None
+            }
+        })
+        .collect()
+}
+
+fn extras(cfg: &Config, ecfg: &EngineCfg, pol: &ScriptPolicy) -> HashMap<String, Extras> {
+    let mut out = HashMap::new();
+    for vi in &cfg.vrrp_instances {
+        let Some(ic) = ecfg.instances.iter().find(|i| i.name == vi.name) else {
+            continue;
+        };
+        let vmac = vmac_of(vi, ic.family).map(|(name, mac)| VmacCfg {
+            name,
+            mac,
+            parent: ic.interface.clone(),
+            xmit_base: vi.vmac_xmit_base,
+        });
+        out.insert(
+            vi.name.clone(),
+            Extras {
+                routes: parse_lines(&vi.virtual_routes, "virtual_routes", pol, RouteSpec::parse),
+                rules: parse_lines(&vi.virtual_rules, "virtual_rules", pol, RuleSpec::parse),
+                vmac,
+            },
+        );
+    }
+    out
+}
+
+// ===== setup: everything derived from one configuration =====
+
+struct Setup {
+    ecfg: EngineCfg,
+    scripts: Vec<ScriptRun>,
+    files: Vec<(String, String)>,
+    notify: Notifiers,
+    extras: HashMap<String, Extras>,
+    fifos: FifoCfg,
+    static_routes: Vec<RouteSpec>,
+    static_rules: Vec<RuleSpec>,
+}
+
+fn setup(loaded: &Loaded) -> anyhow::Result<Setup> {
+    let cfg = &loaded.config;
+    let ecfg = engine_cfg(cfg)?;
+    let pol = ScriptPolicy::new(loaded);
+    let scripts = cfg
+        .vrrp_scripts
+        .iter()
+        .filter_map(|s| {
+            let tracked = ecfg
+                .instances
+                .iter()
+                .any(|i| i.track_script.iter().any(|t| t.name == s.name))
+                || ecfg
+                    .sync_groups
+                    .iter()
+                    .any(|g| g.track_script.iter().any(|t| t.name == s.name));
+            // keepalived runs only scripts something tracks.
+            (tracked && s.script.is_some()).then(|| ScriptRun {
+                name: s.name.clone(),
+                script: s.script.as_ref().and_then(|x| pol.prepare(x, "script")),
+                interval: s.interval,
+                timeout: s.timeout,
+            })
+        })
+        .collect();
+    let files = cfg
+        .track_files
+        .iter()
+        .filter_map(|f| f.file.clone().map(|p| (f.name.clone(), p)))
+        .collect();
+    Ok(Setup {
+        notify: notifiers(cfg, &pol),
+        extras: extras(cfg, &ecfg, &pol),
+        fifos: fifo_cfg(cfg, &pol),
+        static_routes: parse_lines(&cfg.static_routes, "static_routes", &pol, RouteSpec::parse),
+        static_rules: parse_lines(&cfg.static_rules, "static_rules", &pol, RuleSpec::parse),
+        ecfg,
+        scripts,
+        files,
+    })
 }
 
 /// Inputs from the helper tasks to the engine loop.
@@ -370,43 +779,34 @@ enum Msg {
     File(String, i64),
 }
 
-/// Run every configured VRRP instance until `shutdown` resolves.
+/// Run every configured VRRP instance until `shutdown` resolves. A
+/// configuration sent with [`VrrpHandle::reload`] is applied in place.
 pub(crate) async fn run_vrrp(
-    cfg: &Config,
+    loaded: &Loaded,
     handle: VrrpHandle,
     events: mpsc::Sender<VrrpEvent>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let ecfg = engine_cfg(cfg)?;
-    if ecfg.instances.is_empty() {
+    let (reload_tx, reload_rx) = mpsc::unbounded_channel();
+    if let Ok(mut g) = handle.reload.lock() {
+        *g = Some(reload_tx);
+    }
+    let s = setup(loaded)?;
+    if s.ecfg.instances.is_empty() {
         shutdown.await;
         return Ok(());
     }
-    let scripts: Vec<ScriptRun> = cfg
-        .vrrp_scripts
-        .iter()
-        .filter_map(|s| {
-            s.script.clone().map(|script| ScriptRun {
-                name: s.name.clone(),
-                script,
-                interval: s.interval,
-                timeout: s.timeout,
-            })
-        })
-        .collect();
-    let files: Vec<(String, String)> = cfg
-        .track_files
-        .iter()
-        .filter_map(|f| f.file.clone().map(|p| (f.name.clone(), p)))
-        .collect();
-    let notify = notifiers(cfg);
-    run_engine(ecfg, scripts, files, notify, handle, events, shutdown).await
+    run_engine(s, handle, events, reload_rx, shutdown).await
 }
 
 struct Io {
     sockets: HashMap<(String, Family), Arc<AsyncFd<VrrpSocket>>>,
+    /// Send-only sockets on VMAC interfaces.
+    xmit: HashMap<(String, Family), VrrpSocket>,
     frames: HashMap<String, (FrameSender, MacAddr)>,
     rtnl: Rtnl,
+    extras: HashMap<String, Extras>,
+    fifos: Fifos,
 }
 
 impl Io {
@@ -442,9 +842,92 @@ impl Io {
         })
     }
 
+    fn routes(&mut self, instance: &str, routes: &[RouteSpec], rules: &[RuleSpec], add: bool) {
+        if add {
+            for r in routes {
+                if let Err(e) = self.rtnl.add_route(r) {
+                    warn!(%instance, route = ?r, error = %e, "virtual_routes: add failed");
+                }
+            }
+            for r in rules {
+                if let Err(e) = self.rtnl.add_rule(r) {
+                    warn!(%instance, rule = ?r, error = %e, "virtual_rules: add failed");
+                }
+            }
+        } else {
+            for r in rules {
+                if let Err(e) = self.rtnl.del_rule(r) {
+                    warn!(%instance, rule = ?r, error = %e, "virtual_rules: delete failed");
+                }
+            }
+            for r in routes {
+                if let Err(e) = self.rtnl.del_route(r) {
+                    warn!(%instance, route = ?r, error = %e, "virtual_routes: delete failed");
+                }
+            }
+        }
+    }
+
+    /// Create the VMAC interfaces (before the engine starts: the VIPs and
+    /// the adverts use them).
+    fn create_vmacs(&mut self) {
+        let vmacs: Vec<(String, VmacCfg)> = self
+            .extras
+            .iter()
+            .filter_map(|(n, e)| e.vmac.clone().map(|v| (n.clone(), v)))
+            .collect();
+        for (instance, v) in vmacs {
+            if let Err(e) = self.rtnl.add_vmac(&v.name, &v.parent, v.mac) {
+                error!(%instance, vmac = %v.name, error = %e, "use_vmac: cannot create the VMAC interface");
+                continue;
+            }
+            if let Err(e) = vmac::set_parent_arp_sysctls(&v.parent) {
+                warn!(%instance, interface = %v.parent, error = %e, "use_vmac: cannot set arp_ignore/arp_filter");
+            }
+            if !v.xmit_base {
+                let fam = if v.mac[4] == 2 {
+                    Family::Inet6
+                } else {
+                    Family::Inet
+                };
+                let s = match fam {
+                    Family::Inet => VrrpSocket::open_v4(&v.name, false),
+                    Family::Inet6 => VrrpSocket::open_v6(&v.name, false),
+                };
+                match s {
+                    Ok(s) => {
+                        self.xmit.insert((instance.clone(), fam), s);
+                    }
+                    Err(e) => {
+                        warn!(%instance, vmac = %v.name, error = %e, "use_vmac: adverts go out on the parent")
+                    }
+                }
+            }
+            if let Err(e) = self.frame_sender(&v.name) {
+                warn!(%instance, vmac = %v.name, error = %e, "no packet socket for gratuitous ARP/NA");
+            }
+        }
+    }
+
+    fn delete_vmacs(&mut self) {
+        let names: Vec<String> = self
+            .extras
+            .values()
+            .filter_map(|e| e.vmac.as_ref().map(|v| v.name.clone()))
+            .collect();
+        for n in names {
+            self.frames.remove(&n);
+            if let Err(e) = self.rtnl.del_link(&n) {
+                warn!(vmac = %n, error = %e, "use_vmac: cannot delete the VMAC interface");
+            }
+        }
+        self.xmit.clear();
+    }
+
     fn execute(&mut self, a: &Action) {
         match a {
             Action::SendAdvert {
+                instance,
                 interface,
                 family,
                 src,
@@ -452,12 +935,16 @@ impl Io {
                 data,
                 ..
             } => {
-                let Some(s) = self.sockets.get(&(interface.clone(), *family)) else {
-                    return;
+                let sock = match self.xmit.get(&(instance.clone(), *family)) {
+                    Some(s) => s,
+                    None => match self.sockets.get(&(interface.clone(), *family)) {
+                        Some(s) => s.get_ref(),
+                        None => return,
+                    },
                 };
                 let r = match (src, dst) {
-                    (_, IpAddr::V4(d)) => s.get_ref().send_v4(data, *d),
-                    (IpAddr::V6(sr), IpAddr::V6(d)) => s.get_ref().send_v6(data, *sr, *d),
+                    (_, IpAddr::V4(d)) => sock.send_v4(data, *d),
+                    (IpAddr::V6(sr), IpAddr::V6(d)) => sock.send_v6(data, *sr, *d),
                     _ => Ok(()),
                 };
                 if let Err(e) = r {
@@ -468,13 +955,25 @@ impl Io {
                 instance,
                 interface,
                 vips,
+                reload,
             }
             | Action::DelVips {
                 instance,
                 interface,
                 vips,
+                reload,
             } => {
                 let add = matches!(a, Action::AddVips { .. });
+                let extra = if *reload {
+                    None
+                } else {
+                    self.extras
+                        .get(instance)
+                        .map(|e| (e.routes.clone(), e.rules.clone()))
+                };
+                if let (Some((routes, rules)), false) = (&extra, add) {
+                    self.routes(instance, routes, rules, false);
+                }
                 for v in vips {
                     let r = Self::addr_spec(v, interface).and_then(|spec| {
                         if add {
@@ -486,6 +985,9 @@ impl Io {
                     if let Err(e) = r {
                         warn!(%instance, vip = %v.addr, add, error = %e, "VIP change failed");
                     }
+                }
+                if let (Some((routes, rules)), true) = (&extra, add) {
+                    self.routes(instance, routes, rules, true);
                 }
             }
             Action::Gratuitous {
@@ -516,115 +1018,79 @@ impl Io {
     }
 }
 
-async fn run_engine(
-    ecfg: EngineCfg,
-    scripts: Vec<ScriptRun>,
-    files: Vec<(String, String)>,
-    notify: Notifiers,
-    handle: VrrpHandle,
-    events: mpsc::Sender<VrrpEvent>,
-    shutdown: impl Future<Output = ()>,
+/// Open the socket for `(ifname, family)` if it is not open yet and start
+/// its reader task.
+fn open_listener(
+    io: &mut Io,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    tx: &mpsc::Sender<Msg>,
+    ecfg: &EngineCfg,
+    ifname: String,
+    family: Family,
 ) -> anyhow::Result<()> {
-    let (mut engine, warnings) = Engine::new(ecfg.clone()).map_err(|e| anyhow!(e))?;
-    for w in warnings {
-        warn!("{w}");
+    if io.sockets.contains_key(&(ifname.clone(), family)) {
+        return Ok(());
     }
-    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let mut io = Io {
-        sockets: HashMap::new(),
-        frames: HashMap::new(),
-        rtnl: Rtnl::open()?,
-    };
-
-    // Sockets and their reader tasks.
-    let mut tasks = Vec::new();
-    for (ifname, family) in engine.listeners() {
-        let multicast = ecfg
-            .instances
-            .iter()
-            .any(|i| i.interface == ifname && i.family == family && !i.is_unicast());
-        let sock = match family {
-            Family::Inet => VrrpSocket::open_v4(&ifname, multicast),
-            Family::Inet6 => VrrpSocket::open_v6(&ifname, multicast),
-        }
-        .with_context(|| format!("VRRP socket on {ifname}"))?;
-        let fd = Arc::new(sock.into_async()?);
-        io.sockets.insert((ifname.clone(), family), fd.clone());
-        // Open the GARP/NA sender now so the first MASTER transition does not pay for it.
-        if let Err(e) = io.frame_sender(&ifname) {
-            warn!(interface = %ifname, error = %e, "no packet socket for gratuitous ARP/NA");
-        }
-        let tx = tx.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut buf = vec![0u8; 65536];
-            loop {
-                let Ok(mut guard) = fd.readable().await else {
-                    return;
-                };
-                match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
-                    Ok(Ok(r)) => {
-                        let data = buf[..r.len].to_vec();
-                        let p = match family {
-                            Family::Inet => RxPacket::Ipv4 {
-                                interface: ifname.clone(),
-                                data,
-                            },
-                            Family::Inet6 => RxPacket::Ipv6 {
-                                interface: ifname.clone(),
-                                src: r.src,
-                                dst: r.dst,
-                                hop_limit: r.hop_limit,
-                                data,
-                            },
-                        };
-                        if tx.send(Msg::Packet(p)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Err(e)) => debug!(error = %e, "VRRP recv"),
-                    Err(_would_block) => {}
-                }
-            }
-        }));
+    let multicast = ecfg
+        .instances
+        .iter()
+        .any(|i| i.interface == ifname && i.family == family && !i.is_unicast());
+    let sock = match family {
+        Family::Inet => VrrpSocket::open_v4(&ifname, multicast),
+        Family::Inet6 => VrrpSocket::open_v6(&ifname, multicast),
     }
-
-    // Link state: initial state, then rtnetlink notifications.
-    let tracked = engine.tracked_interfaces();
-    let start = tokio::time::Instant::now();
-    let now = |start: tokio::time::Instant| lvs_vrrp::Instant(start.elapsed().as_micros() as u64);
-    for ifname in &tracked {
-        let up = addr::link_is_up(ifname).unwrap_or(false);
-        engine.handle_link(now(start), ifname, up);
+    .with_context(|| format!("VRRP socket on {ifname}"))?;
+    let fd = Arc::new(sock.into_async()?);
+    io.sockets.insert((ifname.clone(), family), fd.clone());
+    // Open the GARP/NA sender now so the first MASTER transition does not pay for it.
+    if let Err(e) = io.frame_sender(&ifname) {
+        warn!(interface = %ifname, error = %e, "no packet socket for gratuitous ARP/NA");
     }
-    match LinkMonitor::open().and_then(LinkMonitor::into_async) {
-        Ok(mon) => {
-            let tx = tx.clone();
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    let Ok(mut guard) = mon.readable().await else {
-                        return;
+    let tx = tx.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let Ok(mut guard) = fd.readable().await else {
+                return;
+            };
+            match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+                Ok(Ok(r)) => {
+                    let data = buf[..r.len].to_vec();
+                    let p = match family {
+                        Family::Inet => RxPacket::Ipv4 {
+                            interface: ifname.clone(),
+                            data,
+                        },
+                        Family::Inet6 => RxPacket::Ipv6 {
+                            interface: ifname.clone(),
+                            src: r.src,
+                            dst: r.dst,
+                            hop_limit: r.hop_limit,
+                            data,
+                        },
                     };
-                    if let Ok(Ok(evs)) = guard.try_io(|m| m.get_ref().recv()) {
-                        for e in evs {
-                            if tx.send(Msg::Link(e.name, e.up)).await.is_err() {
-                                return;
-                            }
-                        }
+                    if tx.send(Msg::Packet(p)).await.is_err() {
+                        return;
                     }
                 }
-            }));
+                Ok(Err(e)) => debug!(error = %e, "VRRP recv"),
+                Err(_would_block) => {}
+            }
         }
-        Err(e) => warn!(error = %e, "no rtnetlink link monitor; link changes will not be seen"),
-    }
+    }));
+    Ok(())
+}
 
-    // vrrp_script runners.
-    for s in scripts {
+/// `vrrp_script` runners and `track_file` pollers (restarted on reload).
+fn spawn_trackers(s: &Setup, tx: &mpsc::Sender<Msg>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for s in s.scripts.clone() {
         let tx = tx.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(s.interval.max(Duration::from_millis(10)));
             loop {
                 tick.tick().await;
-                let ok = match spawn_script(&s.script, &[]) {
+                let ok = match s.script.as_ref().and_then(|p| spawn_script(p, &[])) {
                     None => false,
                     Some(mut child) => {
                         match tokio::time::timeout(
@@ -648,9 +1114,8 @@ async fn run_engine(
             }
         }));
     }
-
     // track_file pollers (keepalived watches with inotify; 1 s polling here).
-    for (name, path) in files {
+    for (name, path) in s.files.clone() {
         let tx = tx.clone();
         tasks.push(tokio::spawn(async move {
             let mut last = None;
@@ -675,10 +1140,82 @@ async fn run_engine(
             }
         }));
     }
-    drop(tx);
+    tasks
+}
 
-    engine.handle_start(now(start));
-    drain(&mut engine, &mut io, &notify, &events);
+fn now_at(start: tokio::time::Instant) -> lvs_vrrp::Instant {
+    lvs_vrrp::Instant(start.elapsed().as_micros() as u64)
+}
+
+async fn run_engine(
+    mut s: Setup,
+    handle: VrrpHandle,
+    events: mpsc::Sender<VrrpEvent>,
+    mut reloads: mpsc::UnboundedReceiver<Loaded>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (mut engine, warnings) = Engine::new(s.ecfg.clone()).map_err(|e| anyhow!(e))?;
+    for w in warnings {
+        warn!("{w}");
+    }
+    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let mut io = Io {
+        sockets: HashMap::new(),
+        xmit: HashMap::new(),
+        frames: HashMap::new(),
+        rtnl: Rtnl::open()?,
+        extras: std::mem::take(&mut s.extras),
+        fifos: Fifos::open(&s.fifos),
+    };
+    io.create_vmacs();
+    for r in &s.static_routes {
+        if let Err(e) = io.rtnl.add_route(r) {
+            warn!(route = ?r, error = %e, "static_routes: add failed");
+        }
+    }
+    for r in &s.static_rules {
+        if let Err(e) = io.rtnl.add_rule(r) {
+            warn!(rule = ?r, error = %e, "static_rules: add failed");
+        }
+    }
+
+    // Sockets and their reader tasks.
+    let mut tasks = Vec::new();
+    for (ifname, family) in engine.listeners() {
+        open_listener(&mut io, &mut tasks, &tx, &s.ecfg, ifname, family)?;
+    }
+
+    // Link state: initial state, then rtnetlink notifications.
+    let mut tracked = engine.tracked_interfaces();
+    let start = tokio::time::Instant::now();
+    for ifname in &tracked {
+        let up = addr::link_is_up(ifname).unwrap_or(false);
+        engine.handle_link(now_at(start), ifname, up);
+    }
+    match LinkMonitor::open().and_then(LinkMonitor::into_async) {
+        Ok(mon) => {
+            let tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let Ok(mut guard) = mon.readable().await else {
+                        return;
+                    };
+                    if let Ok(Ok(evs)) = guard.try_io(|m| m.get_ref().recv()) {
+                        for e in evs {
+                            if tx.send(Msg::Link(e.name, e.up)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        Err(e) => warn!(error = %e, "no rtnetlink link monitor; link changes will not be seen"),
+    }
+    let mut trackers = spawn_trackers(&s, &tx);
+
+    engine.handle_start(now_at(start));
+    drain(&mut engine, &mut io, &s.notify, &events);
     handle.set(engine.status());
 
     tokio::pin!(shutdown);
@@ -697,11 +1234,27 @@ async fn run_engine(
             () = &mut shutdown => break,
             () = sleep => {
                 decided_at = std::time::Instant::now();
-                engine.handle_timeout(now(start));
+                engine.handle_timeout(now_at(start));
+            }
+            Some(loaded) = reloads.recv() => {
+                decided_at = std::time::Instant::now();
+                match setup(&loaded) {
+                    Err(e) => error!(error = %format!("{e:#}"), "VRRP reload refused; the running VRRP configuration is kept"),
+                    Ok(new) => {
+                        if let Err(e) = reload(&mut engine, &mut io, &mut s, new, now_at(start), &events, &mut tasks, &tx, &mut tracked) {
+                            error!(error = %format!("{e:#}"), "VRRP reload refused; the running VRRP configuration is kept");
+                        } else {
+                            for t in trackers.drain(..) {
+                                t.abort();
+                            }
+                            trackers = spawn_trackers(&s, &tx);
+                        }
+                    }
+                }
             }
             msg = rx.recv() => {
                 decided_at = std::time::Instant::now();
-                let t = now(start);
+                let t = now_at(start);
                 match msg {
                     Some(Msg::Packet(p)) => engine.handle_packet(t, &p),
                     Some(Msg::Link(name, up)) => engine.handle_link(t, &name, up),
@@ -711,16 +1264,143 @@ async fn run_engine(
                 }
             }
         }
-        drain_timed(&mut engine, &mut io, &notify, &events, decided_at);
+        drain_timed(&mut engine, &mut io, &s.notify, &events, decided_at);
         handle.set(engine.status());
     }
     info!("VRRP shutting down");
-    engine.handle_shutdown(now(start));
-    drain(&mut engine, &mut io, &notify, &events);
+    engine.handle_shutdown(now_at(start));
+    drain(&mut engine, &mut io, &s.notify, &events);
     handle.set(engine.status());
-    for t in tasks {
+    for t in tasks.into_iter().chain(trackers) {
         t.abort();
     }
+    for r in &s.static_rules {
+        let _ = io.rtnl.del_rule(r);
+    }
+    for r in &s.static_routes {
+        let _ = io.rtnl.del_route(r);
+    }
+    io.delete_vmacs();
+    io.fifos.close().await;
+    Ok(())
+}
+
+/// Apply a new configuration in place (keepalived.md §5.4): the engine
+/// diff (states kept, VIP edits, removed and new instances), route and rule
+/// edits of instances that stay MASTER, sockets for new interfaces, FIFOs.
+#[allow(clippy::too_many_arguments)]
+fn reload(
+    engine: &mut Engine,
+    io: &mut Io,
+    s: &mut Setup,
+    mut new: Setup,
+    now: lvs_vrrp::Instant,
+    events: &mpsc::Sender<VrrpEvent>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    tx: &mpsc::Sender<Msg>,
+    tracked: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    // Sockets first: an instance on a new interface needs one before it starts.
+    let probe = Engine::new(new.ecfg.clone()).map_err(|e| anyhow!(e))?.0;
+    for (ifname, family) in probe.listeners() {
+        open_listener(io, tasks, tx, &new.ecfg, ifname, family)?;
+    }
+    let masters_before: Vec<String> = engine
+        .status()
+        .into_iter()
+        .filter(|i| i.state == State::Master)
+        .map(|i| i.name)
+        .collect();
+    let warnings = engine
+        .reconfigure(now, new.ecfg.clone())
+        .map_err(|e| anyhow!(e))?;
+    for w in warnings {
+        warn!("{w}");
+    }
+    for (name, e) in &new.extras {
+        if let Some(old) = io.extras.get(name) {
+            if old.vmac != e.vmac {
+                warn!(instance = %name, "use_vmac changes apply at restart");
+            }
+        }
+    }
+    // Routes and rules of instances that stay MASTER: removed ones go
+    // before the VIP edits, new ones after.
+    let mut added = Vec::new();
+    for i in engine.status() {
+        if i.state != State::Master || !masters_before.contains(&i.name) {
+            continue;
+        }
+        let (Some(old), Some(n)) = (io.extras.get(&i.name), new.extras.get(&i.name)) else {
+            continue;
+        };
+        let gone_routes: Vec<RouteSpec> = old
+            .routes
+            .iter()
+            .filter(|r| !n.routes.contains(r))
+            .cloned()
+            .collect();
+        let gone_rules: Vec<RuleSpec> = old
+            .rules
+            .iter()
+            .filter(|r| !n.rules.contains(r))
+            .cloned()
+            .collect();
+        let new_routes: Vec<RouteSpec> = n
+            .routes
+            .iter()
+            .filter(|r| !old.routes.contains(r))
+            .cloned()
+            .collect();
+        let new_rules: Vec<RuleSpec> = n
+            .rules
+            .iter()
+            .filter(|r| !old.rules.contains(r))
+            .cloned()
+            .collect();
+        io.routes(&i.name, &gone_routes, &gone_rules, false);
+        added.push((i.name.clone(), new_routes, new_rules));
+    }
+    // Removed instances still need their old routes while their actions run.
+    let mut merged = io.extras.clone();
+    for (k, v) in &new.extras {
+        merged.insert(k.clone(), v.clone());
+    }
+    let vmacs = std::mem::take(&mut io.extras);
+    io.extras = merged;
+    drain(engine, io, &new.notify, events);
+    for (name, routes, rules) in added {
+        io.routes(&name, &routes, &rules, true);
+    }
+    // Keep the VMAC definitions that exist (created at start).
+    let mut extras = std::mem::take(&mut new.extras);
+    for (k, e) in extras.iter_mut() {
+        e.vmac = vmacs.get(k).and_then(|o| o.vmac.clone());
+    }
+    io.extras = extras;
+    if new.fifos != s.fifos {
+        let old = std::mem::replace(&mut io.fifos, Fifos::open(&new.fifos));
+        let mut old = old;
+        tokio::spawn(async move { old.close().await });
+    }
+    if new.static_routes != s.static_routes || new.static_rules != s.static_rules {
+        warn!("static_routes / static_rules changes apply at restart");
+        new.static_routes = s.static_routes.clone();
+        new.static_rules = s.static_rules.clone();
+    }
+    // Link state of newly tracked interfaces.
+    for ifname in engine.tracked_interfaces() {
+        if !tracked.contains(&ifname) {
+            let up = addr::link_is_up(&ifname).unwrap_or(false);
+            engine.handle_link(now, &ifname, up);
+            tracked.push(ifname);
+        }
+    }
+    info!(
+        instances = engine.status().len(),
+        "VRRP configuration reloaded"
+    );
+    *s = new;
     Ok(())
 }
 
@@ -750,6 +1430,8 @@ fn drain_timed(
             } => {
                 let work_us = decided_at.elapsed().as_micros() as u64;
                 info!(kind = ?kind, %name, %state, priority, work_us, "VRRP state");
+                io.fifos
+                    .write(&fifo_line(kind, &name, state.as_str(), priority));
                 let key = match kind {
                     NotifyKind::Instance => format!("I:{name}"),
                     NotifyKind::Group => format!("G:{name}"),
@@ -789,6 +1471,19 @@ fn drain_timed(
                 });
             }
             Action::MasterRxLowerPri { instance, .. } => {
+                if !io.fifos.open.is_empty() {
+                    let prio = engine
+                        .status()
+                        .iter()
+                        .find(|i| i.name == instance)
+                        .map_or(0, |i| i.effective_priority);
+                    io.fifos.write(&fifo_line(
+                        NotifyKind::Instance,
+                        &instance,
+                        "MASTER_RX_LOWER_PRI",
+                        prio,
+                    ));
+                }
                 if let Some(s) = notify
                     .by_name
                     .get(&format!("I:{instance}"))
@@ -799,5 +1494,72 @@ fn drain_timed(
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_lines_are_keepalived_s() {
+        assert_eq!(
+            fifo_line(NotifyKind::Instance, "VI_1", "MASTER", 100),
+            "INSTANCE \"VI_1\" MASTER 100\n"
+        );
+        assert_eq!(
+            fifo_line(NotifyKind::Group, "G", "BACKUP", 0),
+            "GROUP \"G\" BACKUP 0\n"
+        );
+    }
+
+    #[test]
+    fn vmac_names_and_macs() {
+        let l = lvs_config::parse_str(
+            "t.conf",
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 51\n use_vmac\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n\
+             vrrp_instance B {\n interface eth0\n virtual_router_id 52\n use_vmac vmac52 02:11:22:33:44:55\n virtual_ipaddress {\n 10.0.0.2\n }\n}\n",
+        );
+        let a = vmac_of(&l.config.vrrp_instances[0], Family::Inet).unwrap();
+        assert_eq!(a, ("vrrp.51".to_string(), [0, 0, 0x5e, 0, 1, 51]));
+        let b = vmac_of(&l.config.vrrp_instances[1], Family::Inet6).unwrap();
+        assert_eq!(b, ("vmac52".to_string(), [2, 0x11, 0x22, 0x33, 0x44, 0x55]));
+        assert_eq!(parse_mac("zz:00"), None);
+    }
+
+    #[test]
+    fn insecure_script_is_disabled_only_with_script_security() {
+        let dir = std::env::temp_dir().join(format!("lvsd-vrrp-sec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = dir.join("notify.sh");
+        std::fs::write(&s, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o757)).unwrap();
+        let conf = |sec: bool| {
+            format!(
+                "global_defs {{\n script_user root\n{}}}\nvrrp_instance A {{\n interface lo\n virtual_router_id 51\n notify_master \"{} x\"\n virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n",
+                if sec { " enable_script_security\n" } else { "" },
+                s.display()
+            )
+        };
+        for sec in [false, true] {
+            let l = lvs_config::parse_str("t.conf", &conf(sec));
+            let pol = ScriptPolicy::new(&l);
+            assert_eq!(pol.default_user, RunAs::ROOT);
+            let script = l.config.vrrp_instances[0].notify_master.clone().unwrap();
+            let p = pol.prepare(&script, "notify_master");
+            assert_eq!(p.is_some(), !sec, "enable_script_security={sec}");
+        }
+        std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let l = lvs_config::parse_str("t.conf", &conf(true));
+        let script = l.config.vrrp_instances[0].notify_master.clone().unwrap();
+        if script::current_uid() == 0 {
+            let p = ScriptPolicy::new(&l)
+                .prepare(&script, "notify_master")
+                .unwrap();
+            assert_eq!(p.argv, vec![s.display().to_string(), "x".to_string()]);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
