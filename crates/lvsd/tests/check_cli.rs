@@ -313,3 +313,30 @@ fn host_checks_warn_and_offline_skips_them() {
     let out = stdout(&lvsd(&s.0, &["check", "-f", "lo.conf"]));
     assert!(!out.contains("does not exist"), "{out}");
 }
+
+#[test]
+fn unsafe_script_is_an_error_with_enable_script_security() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("scriptsec");
+    std::fs::set_permissions(&s.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = s.0.join("notify.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    // World-writable: anyone could change what runs as root.
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o757)).unwrap();
+    let conf = |sec: &str| {
+        format!(
+            "global_defs {{\n{sec}}}\nvrrp_instance VI_1 {{\n  interface lo\n  virtual_router_id 9\n  virtual_ipaddress {{\n    10.9.9.9/24\n  }}\n  notify_master \"{}\"\n}}\n",
+            script.display()
+        )
+    };
+    std::fs::write(s.0.join("warn.conf"), conf("")).unwrap();
+    std::fs::write(s.0.join("err.conf"), conf("  enable_script_security\n")).unwrap();
+    let o = lvsd(&s.0, &["check", "-f", "warn.conf"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("world-writable"), "{}", stdout(&o));
+    let o = lvsd(&s.0, &["check", "-f", "err.conf"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("err.conf:10:3: error"), "{out}");
+    assert!(out.contains("disabled at start and reload"), "{out}");
+}

@@ -314,13 +314,19 @@ fn host_checks(cfg: &Config, l: &Loaded, out: &mut Vec<Diagnostic>) {
             continue;
         }
         if let Some(problem) = script_problem(prog) {
-            out.push(host_diag(
+            let mut d = host_diag(
                 l,
                 s.span,
                 kw,
                 problem,
                 Some("keepalived refuses or warns about such scripts (enable_script_security disables them)".into()),
-            ));
+            );
+            if cfg.global_defs.enable_script_security {
+                // lvsd run disables it (daemon/vrrp.rs, lvs_sys::script::check_script_secure).
+                d.severity = Severity::Error;
+                d.hint = Some("enable_script_security is set: this script is disabled at start and reload".into());
+            }
+            out.push(d);
         }
     }
 }
