@@ -324,7 +324,10 @@ fn host_checks(cfg: &Config, l: &Loaded, out: &mut Vec<Diagnostic>) {
             if cfg.global_defs.enable_script_security {
                 // lvsd run disables it (daemon/vrrp.rs, lvs_sys::script::check_script_secure).
                 d.severity = Severity::Error;
-                d.hint = Some("enable_script_security is set: this script is disabled at start and reload".into());
+                d.hint = Some(
+                    "enable_script_security is set: this script is disabled at start and reload"
+                        .into(),
+                );
             }
             out.push(d);
         }
