@@ -222,6 +222,36 @@ pub fn terminate(pid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// keepalived's `vrrp_priority` (nice, −20..19) and `vrrp_rt_priority`
+/// (`SCHED_RR` 1..99) for the calling thread only (Linux applies both per
+/// thread): lvsd runs its VRRP engine on a thread of its own, so these keep
+/// VRRP timely on a busy director without touching the rest of the daemon.
+pub fn set_thread_priority(nice: Option<i32>, rt: Option<i32>) -> io::Result<()> {
+    if let Some(n) = nice {
+        // SAFETY: plain syscalls on the calling thread's id.
+        let r = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, n.clamp(-20, 19))
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    if let Some(p) = rt {
+        let param = libc::sched_param {
+            sched_priority: p.clamp(1, 99),
+        };
+        // SAFETY: param is valid for the call; 0 = the calling thread.
+        if unsafe {
+            libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param)
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Name of a user id, for messages.
 pub fn user_name(uid: u32) -> Option<String> {
     let mut buf = vec![0u8; 16384];
@@ -260,6 +290,23 @@ mod tests {
 
     fn is_root() -> bool {
         current_uid() == 0
+    }
+
+    #[test]
+    fn thread_priority_applies_to_this_thread_only() {
+        if !is_root() {
+            return;
+        }
+        std::thread::spawn(|| {
+            set_thread_priority(Some(5), Some(10)).unwrap();
+            // SAFETY: plain syscall.
+            let policy = unsafe { libc::sched_getscheduler(0) };
+            assert_eq!(policy & !libc::SCHED_RESET_ON_FORK, libc::SCHED_RR);
+        })
+        .join()
+        .unwrap();
+        // SAFETY: plain syscall.
+        assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
     }
 
     #[test]

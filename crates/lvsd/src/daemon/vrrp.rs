@@ -42,7 +42,9 @@
 //!         shutdown future ─────────────────────────────► handle_shutdown + drain
 //! ```
 //!
-//! One task drives every instance and sync group (one engine): the raw
+//! One task, on a thread and runtime of its own (`vrrp_priority` /
+//! `vrrp_rt_priority` set that thread's nice / SCHED_RR priority), drives
+//! every instance and sync group (one engine): the raw
 //! sockets are per interface, and demultiplexing by VRID inside one engine
 //! is what makes "unknown VRID" counters meaningful.
 #![allow(dead_code)] // Also compiled into the lvs-sys `vrrpd` example, which uses only part of the API.
@@ -796,7 +798,53 @@ pub(crate) async fn run_vrrp(
         shutdown.await;
         return Ok(());
     }
-    run_engine(s, handle, events, reload_rx, shutdown).await
+    // The engine gets a thread (and a current-thread runtime) of its own, as
+    // keepalived's VRRP process: nothing else in the daemon delays a
+    // transition, and `vrrp_priority` / `vrrp_rt_priority` apply to it alone.
+    let other = |kw: &str| {
+        loaded
+            .config
+            .global_defs
+            .other
+            .iter()
+            .find(|b| b.keyword == kw)
+            .and_then(|b| b.args.first())
+            .and_then(|a| a.parse::<i32>().ok())
+    };
+    let (nice, rt) = (other("vrrp_priority"), other("vrrp_rt_priority"));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
+    std::thread::Builder::new()
+        .name("lvsd-vrrp".into())
+        .spawn(move || {
+            if nice.is_some() || rt.is_some() {
+                match script::set_thread_priority(nice, rt) {
+                    Ok(()) => info!(?nice, ?rt, "VRRP thread priority set"),
+                    Err(e) => warn!(?nice, ?rt, error = %e, "cannot set the VRRP thread priority"),
+                }
+            }
+            let r = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| {
+                    rt.block_on(run_engine(s, handle, events, reload_rx, async {
+                        let _ = stop_rx.await;
+                    }))
+                });
+            let _ = done_tx.send(r);
+        })
+        .context("VRRP thread")?;
+    tokio::pin!(shutdown);
+    let mut done_rx = done_rx;
+    let r = tokio::select! {
+        () = &mut shutdown => {
+            let _ = stop_tx.send(());
+            (&mut done_rx).await
+        }
+        r = &mut done_rx => r,
+    };
+    r.unwrap_or_else(|_| Err(anyhow!("the VRRP thread panicked")))
 }
 
 struct Io {
@@ -807,6 +855,8 @@ struct Io {
     rtnl: Rtnl,
     extras: HashMap<String, Extras>,
     fifos: Fifos,
+    /// When the first gratuitous ARP/NA of the current drain went out.
+    first_garp: Option<std::time::Instant>,
 }
 
 impl Io {
@@ -1007,8 +1057,13 @@ impl Io {
                                 &NeighborAdvertRepr::unsolicited(*mac, ip).to_all_nodes_frame(*mac),
                             ),
                         });
-                        if let Err(e) = r {
-                            warn!(%instance, vip = %v.addr, error = %e, "gratuitous ARP/NA failed");
+                        match r {
+                            Ok(()) => {
+                                self.first_garp.get_or_insert_with(std::time::Instant::now);
+                            }
+                            Err(e) => {
+                                warn!(%instance, vip = %v.addr, error = %e, "gratuitous ARP/NA failed")
+                            }
                         }
                     }
                 }
@@ -1166,6 +1221,7 @@ async fn run_engine(
         rtnl: Rtnl::open()?,
         extras: std::mem::take(&mut s.extras),
         fifos: Fifos::open(&s.fifos),
+        first_garp: None,
     };
     io.create_vmacs();
     for r in &s.static_routes {
@@ -1419,6 +1475,7 @@ fn drain_timed(
     events: &mpsc::Sender<VrrpEvent>,
     decided_at: std::time::Instant,
 ) {
+    io.first_garp = None;
     while let Some(a) = engine.poll_action() {
         io.execute(&a);
         match a {
@@ -1429,7 +1486,11 @@ fn drain_timed(
                 priority,
             } => {
                 let work_us = decided_at.elapsed().as_micros() as u64;
-                info!(kind = ?kind, %name, %state, priority, work_us, "VRRP state");
+                // Decision → advert, VIPs (and routes) configured, first GARP/NA sent.
+                let garp_us = io
+                    .first_garp
+                    .map(|t| t.saturating_duration_since(decided_at).as_micros() as u64);
+                info!(kind = ?kind, %name, %state, priority, work_us, garp_us, "VRRP state");
                 io.fifos
                     .write(&fifo_line(kind, &name, state.as_str(), priority));
                 let key = match kind {
