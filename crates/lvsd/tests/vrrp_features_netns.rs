@@ -174,6 +174,9 @@ const CONF1: &str = r#"global_defs {
   enable_script_security
   notify_fifo DIR/notify.fifo
 }
+static_routes {
+  10.90.0.0/24 dev v0
+}
 vrrp_instance VI_1 {
   state BACKUP
   interface v0
@@ -254,6 +257,12 @@ fn fifo_script_user_routes_rules_and_reload() {
         rule()
     );
     assert!(addrs().contains("10.77.0.100/32"));
+    let main_routes = || out(&["ip", "-n", &ns, "route", "show"]);
+    assert!(
+        main_routes().contains("10.90.0.0/24 dev v0 proto keepalived"),
+        "{}",
+        main_routes()
+    );
     // The notify script ran as nobody with keepalived's arguments.
     let nlog = logdir.join("notify.log");
     wait_for("notify script", &w, || {
@@ -263,7 +272,7 @@ fn fifo_script_user_routes_rules_and_reload() {
     });
     // The unsafe one was refused at start with file:line, and never ran.
     let log = std::fs::read_to_string(dir.join("lvsd.log")).unwrap();
-    let at = format!("{}:22: notify_master: unsafe script", conf.display());
+    let at = format!("{}:25: notify_master: unsafe script", conf.display());
     assert!(log.contains(&at), "no '{at}' in:\n{log}");
     assert!(log.contains("disabling (enable_script_security)"), "{log}");
     assert!(!logdir.join("bad-ran").exists());
@@ -322,6 +331,7 @@ fn fifo_script_user_routes_rules_and_reload() {
         !addrs().contains("10.77.0.10")
             && !route().contains("10.79")
             && !rule().contains("lookup 100")
+            && !main_routes().contains("10.90.0.0/24")
     });
 }
 

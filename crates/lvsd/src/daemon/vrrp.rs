@@ -1424,7 +1424,12 @@ fn reload(
     }
     let vmacs = std::mem::take(&mut io.extras);
     io.extras = merged;
-    drain(engine, io, &new.notify, events);
+    // A removed instance is notified (FAULT) with its old scripts.
+    let mut notify = new.notify.clone();
+    for (k, v) in &s.notify.by_name {
+        notify.by_name.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    drain(engine, io, &notify, events);
     for (name, routes, rules) in added {
         io.routes(&name, &routes, &rules, true);
     }
