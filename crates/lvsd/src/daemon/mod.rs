@@ -287,6 +287,8 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     );
     d.check_vips();
     d.drain_actions();
+    // The first apply, with the checkers' initial weights.
+    d.dataplane.flush();
     sd_notify("READY=1\nSTATUS=running");
     let mut watchdog = tokio::time::interval(Duration::from_secs(5));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -322,6 +324,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
                 d.metrics.vrrp_transition(&ev.name, &format!("{:?}", ev.state).to_uppercase());
                 // A VIP may have come or gone: ha_suspend.
                 d.check_vips();
+                d.follow_sync_instance();
             }
         }
         d.drain_actions();
@@ -493,6 +496,27 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// `lvs_sync_daemon IF VRRP_INSTANCE`: the kernel's sync daemon follows the instance.
+    fn follow_sync_instance(&mut self) {
+        let Some(name) = self
+            .loaded
+            .config
+            .global_defs
+            .lvs_sync_daemon
+            .as_ref()
+            .and_then(|s| s.vrrp_instance.clone())
+        else {
+            return;
+        };
+        let master = self.vrrp.as_ref().is_some_and(|v| {
+            v.handle
+                .snapshot()
+                .iter()
+                .any(|i| i.name == name && i.state == lvs_vrrp::State::Master)
+        });
+        self.dataplane.set_sync_master(master);
     }
 
     /// `ha_suspend`: a VIP is present when we can bind to it (no netlink needed).
@@ -768,6 +792,8 @@ pub(crate) mod plane {
         note: Option<String>,
         /// After a failure, retries wait until then (no retry storm on every checker event).
         next_try: Option<std::time::Instant>,
+        /// `lvs_sync_daemon IF VRRP_INSTANCE`: the instance is MASTER (see [`follow_vrrp`]).
+        sync_master: bool,
     }
 
     fn open_kernel() -> Result<Box<dyn IpvsBackend + Send>, String> {
@@ -818,7 +844,11 @@ pub(crate) mod plane {
                     .unwrap_or_default(),
                 _ => Ownership::default(),
             };
-            let mut p = Self {
+            // No flush here: the checkers have published no weight yet, and applying the
+            // configuration without its real servers would withdraw, on a restart, the
+            // destinations adopted from the running kernel. The daemon flushes once the
+            // checker engine's initial weights are in.
+            Self {
                 mode: name,
                 backend,
                 conf: conf.clone(),
@@ -830,9 +860,8 @@ pub(crate) mod plane {
                 ops_applied: 0,
                 note,
                 next_try: None,
-            };
-            p.flush();
-            p
+                sync_master: false,
+            }
         }
 
         /// A plane over any backend (tests: the in-process IPVS model).
@@ -857,6 +886,7 @@ pub(crate) mod plane {
                 ops_applied: 0,
                 note: None,
                 next_try: None,
+                sync_master: false,
             }
         }
 
@@ -882,6 +912,15 @@ pub(crate) mod plane {
             self.dirty = true;
         }
 
+        /// The state of the VRRP instance named by `lvs_sync_daemon` changed: the kernel's sync
+        /// daemon follows it (master while MASTER, backup otherwise).
+        pub(crate) fn set_sync_master(&mut self, master: bool) {
+            if self.sync_master != master {
+                self.sync_master = master;
+                self.dirty = true;
+            }
+        }
+
         pub(crate) fn reconfigure(&mut self, conf: &Config) {
             self.conf = conf.clone();
             self.dirty = true;
@@ -900,7 +939,8 @@ pub(crate) mod plane {
             if !self.dirty || self.next_try.is_some_and(|t| std::time::Instant::now() < t) {
                 return;
             }
-            let desired = desired(&self.conf, &self.weights);
+            let mut desired = desired(&self.conf, &self.weights);
+            follow_vrrp(&mut desired, &self.conf, self.sync_master);
             match self.apply(&desired) {
                 Ok(n) => {
                     self.dirty = false;
@@ -1098,6 +1138,27 @@ pub(crate) mod plane {
             }
         }
         None
+    }
+
+    /// `lvs_sync_daemon IF VRRP_INSTANCE` as keepalived's VRRP process runs it: the backup sync
+    /// daemon at start and whenever the instance is not MASTER; on the MASTER transition the
+    /// backup stops and the master starts. Without an instance both run all along (as lowered).
+    pub(crate) fn follow_vrrp(d: &mut Desired, conf: &Config, master: bool) {
+        let named = conf
+            .global_defs
+            .lvs_sync_daemon
+            .as_ref()
+            .is_some_and(|s| s.vrrp_instance.is_some());
+        if named {
+            let state = if master {
+                lvs_ipvs::admin::DaemonState::Master
+            } else {
+                lvs_ipvs::admin::DaemonState::Backup
+            };
+            for daemon in &mut d.daemons {
+                daemon.state = state;
+            }
+        }
     }
 
     /// The configuration's IPVS state with the destinations and weights the checkers publish.
@@ -1455,6 +1516,37 @@ virtual_server 192.0.2.1 80 {
   }
 }
 ";
+
+    /// `lvs_sync_daemon eth0 VI_1`: the kernel daemon is the backup until VI_1 is MASTER, then the
+    /// master (keepalived's VRRP process); without an instance both run all along.
+    #[test]
+    fn kernel_sync_daemon_follows_the_named_instance() {
+        use lvs_ipvs::admin::DaemonState::{Backup, Master};
+        let vrrp = "vrrp_instance VI_1 {\n state BACKUP\n interface eth0\n virtual_router_id 51\n priority 100\n virtual_ipaddress {\n 10.0.0.49\n }\n}\n";
+        let states = |gd: &str, master: bool| {
+            let loaded =
+                lvs_config::parse_str("t.conf", &format!("global_defs {{\n{gd}\n}}\n{vrrp}"));
+            assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+            let mut d = super::plane::desired(&loaded.config, &Default::default());
+            super::plane::follow_vrrp(&mut d, &loaded.config, master);
+            d.daemons
+                .iter()
+                .map(|d| (d.state, d.syncid))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            states("lvs_sync_daemon eth0 VI_1", false),
+            vec![(Backup, 51)]
+        );
+        assert_eq!(
+            states("lvs_sync_daemon eth0 VI_1", true),
+            vec![(Master, 51)]
+        );
+        assert_eq!(
+            states("lvs_sync_daemon eth0", true),
+            vec![(Master, 0), (Backup, 0)]
+        );
+    }
 
     /// Drives the engine's weights into the in-process IPVS model through the same plane code
     /// the kernel uses, and reads the result back from the backend.
