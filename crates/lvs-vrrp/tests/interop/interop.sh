@@ -5,6 +5,7 @@
 #   LVSD_VRRP="target/debug/lvsd run -P -n -l" (or the lvs-sys `vrrpd` example
 #   binary, the default), as root:  crates/lvs-vrrp/tests/interop/interop.sh [CASE...]
 #
+# INTEROP_GLOBAL="vrrp_rt_priority 50" adds a line to both nodes' global_defs.
 # Cases: v2pass-mcast v3-mcast v3-ucast v3-ipv6 (each run with lvsd higher and
 # with keepalived higher), plus nopreempt and preempt_delay.
 # For each: exactly one VIP owner after convergence; kill -9 of the master →
@@ -60,7 +61,8 @@ topo() {
 conf() {
   local f=$W/$1.conf ver=$2 mode=$3 prio=$4 self=$5 peer=$6 extra=$7
   {
-    printf 'global_defs {\n  router_id %s\n  vrrp_garp_master_delay 1\n  vrrp_garp_master_repeat 2\n}\n' "$1"
+    printf 'global_defs {\n  router_id %s\n  vrrp_garp_master_delay 1\n  vrrp_garp_master_repeat 2\n%s}\n' "$1" "${INTEROP_GLOBAL:+  $INTEROP_GLOBAL
+}"
     echo "vrrp_instance VI_1 {"
     echo "  state BACKUP"
     echo "  interface eth0"
