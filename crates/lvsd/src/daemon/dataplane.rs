@@ -162,6 +162,11 @@ impl DataplaneHandle {
         })
     }
 
+    /// Entries in the connection table (connections and templates).
+    pub(crate) fn conn_count(&self) -> usize {
+        self.inner.engine().lock().conn_count()
+    }
+
     /// True while every worker runs.
     pub(crate) fn healthy(&self) -> bool {
         self.inner.healthy()

@@ -1084,6 +1084,11 @@ pub(crate) mod plane {
                 "last_error": self.last_error,
                 "ops_applied": self.ops_applied,
                 "note": self.note,
+                // The built-in plane's connection table size (entries and templates).
+                "connections": match &self.backend {
+                    Backend::Builtin { handle: Some(h) } => json!(h.conn_count()),
+                    _ => Value::Null,
+                },
             })
         }
     }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::sync::SyncEntry;
+use lvs_ipvs::sync::{SyncEntry, IP_VS_CONN_F_SYNC};
 use lvs_sync::consts::{sctp, tcp};
 use lvs_sync::daemon::transition;
 use lvs_sync::{
@@ -40,8 +40,8 @@ const REFRESH_MIN_MS: u64 = 500;
 /// A request to the main loop, which owns the data plane.
 #[derive(Debug)]
 pub(crate) enum EngineReq {
-    /// Entries to replicate (None: no built-in engine running).
-    List(oneshot::Sender<Option<Vec<SyncEntry>>>),
+    /// Entries to replicate with their activity (None: no built-in engine running).
+    List(oneshot::Sender<Option<Vec<Scanned>>>),
     /// Install received entries with this `in_pkts`.
     Install(Vec<SyncEntry>, u32),
 }
@@ -51,7 +51,7 @@ impl EngineReq {
     pub(crate) fn serve(self, plane: &super::plane::Plane) {
         match self {
             EngineReq::List(reply) => {
-                let v = plane.with_builtin_engine(|ipvs, now| ipvs.sync_entries(now));
+                let v = plane.with_builtin_engine(|ipvs, now| scan(ipvs, now));
                 let _ = reply.send(v);
             }
             EngineReq::Install(entries, in_pkts) => {
@@ -68,6 +68,55 @@ impl EngineReq {
             }
         }
     }
+}
+
+/// An entry the master may send, with what tells whether packets went through it here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    pub(crate) entry: SyncEntry,
+    /// Packets counted on the entry (`in_pkts`; a synced entry starts at `sync_threshold`).
+    pub(crate) in_pkts: u32,
+    /// The controlling template, for connections under persistence.
+    pub(crate) control: Option<Key>,
+}
+
+fn key_of(e: &SyncEntry) -> Key {
+    (
+        e.is_template(),
+        e.protocol,
+        e.caddr,
+        e.cport,
+        e.vaddr,
+        e.vport,
+    )
+}
+
+/// The engine's replicable entries joined with their packet counters and templates.
+fn scan(ipvs: &lvs_ipvs::Ipvs, now: u64) -> Vec<Scanned> {
+    let views = ipvs.connections(now);
+    let view_key = |v: &lvs_ipvs::ConnView| -> Key {
+        (v.template, v.proto_num, v.caddr, v.cport, v.vaddr, v.vport)
+    };
+    let by_id: HashMap<lvs_ipvs::model::ConnId, Key> =
+        views.iter().map(|v| (v.id, view_key(v))).collect();
+    let info: HashMap<Key, (u32, Option<Key>)> = views
+        .iter()
+        .map(|v| {
+            let control = v.control.and_then(|c| by_id.get(&c).copied());
+            (view_key(v), (v.in_pkts, control))
+        })
+        .collect();
+    ipvs.sync_entries(now)
+        .into_iter()
+        .map(|entry| {
+            let (in_pkts, control) = info.get(&key_of(&entry)).copied().unwrap_or((0, None));
+            Scanned {
+                entry,
+                in_pkts,
+                control,
+            }
+        })
+        .collect()
 }
 
 /// Starts the sync daemon task if the configuration asks for one and the data
@@ -279,8 +328,8 @@ fn from_sync_conn(c: &SyncConn) -> SyncEntry {
     }
 }
 
-/// Lookup identity of an entry.
-type Key = (bool, u8, IpAddr, u16, IpAddr, u16);
+/// Lookup identity of an entry: (template, protocol, caddr, cport, vaddr, vport).
+pub(crate) type Key = (bool, u8, IpAddr, u16, IpAddr, u16);
 
 #[derive(Debug, Clone, Copy)]
 struct Sent {
@@ -288,15 +337,25 @@ struct Sent {
     dport: u16,
     state: u16,
     inactive: bool,
-    at: Duration,
+    /// When it was last sent (None: never, e.g. a synced entry idle here).
+    at: Option<Duration>,
+    in_pkts: u32,
 }
 
-/// The master's choice of what to send from a table scan: entries in a
-/// state the kernel syncs (templates and UDP always; TCP in ESTABLISHED,
-/// FIN_WAIT, CLOSE, CLOSE_WAIT, TIME_WAIT; SCTP in ESTABLISHED and the
-/// shutdown states), when new, when their real server / state / activity
-/// changed, and again every quarter of their timeout (0.5..60 s) so that the
+/// The master's choice of what to send from a table scan.
+///
+/// Entries this director created (by forwarding packets) are sent when they are in a state the
+/// kernel syncs (templates and UDP always; TCP in ESTABLISHED, FIN_WAIT, CLOSE, CLOSE_WAIT,
+/// TIME_WAIT; SCTP in ESTABLISHED and the shutdown states), when new, when their real server /
+/// state / activity changed, and again every quarter of their timeout (0.5..60 s) so that the
 /// backup's timers follow the master's.
+///
+/// Entries installed by the sync backup (`IP_VS_CONN_F_SYNC`) are sent only once packets go
+/// through them here (their `in_pkts` moves), as the kernel syncs only on packets: otherwise two
+/// directors that both run master and backup (`lvs_sync_daemon IF` without an instance) would
+/// echo each other's entries back and forth and keep them alive forever.
+///
+/// A connection's template goes out with it, as the kernel sends `cp->control` along.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     sent: HashMap<Key, Sent>,
@@ -329,37 +388,39 @@ fn syncable(e: &SyncEntry) -> bool {
 
 impl Tracker {
     /// The entries to send now, from a full table scan at `now`.
-    pub(crate) fn select(&mut self, now: Duration, entries: &[SyncEntry]) -> Vec<SyncEntry> {
-        let mut out = Vec::new();
+    pub(crate) fn select(&mut self, now: Duration, entries: &[Scanned]) -> Vec<SyncEntry> {
+        let mut due_keys: Vec<Key> = Vec::new();
         let mut seen = HashMap::with_capacity(entries.len());
-        for e in entries.iter().filter(|e| syncable(e)) {
-            let key = (
-                e.is_template(),
-                e.protocol,
-                e.caddr,
-                e.cport,
-                e.vaddr,
-                e.vport,
-            );
+        let mut by_key: HashMap<Key, &Scanned> = HashMap::with_capacity(entries.len());
+        for sc in entries.iter().filter(|sc| syncable(&sc.entry)) {
+            let e = &sc.entry;
+            let key = key_of(e);
+            by_key.insert(key, sc);
             let inactive = e.flags & 0x0100 != 0;
             let refresh =
                 Duration::from_millis((u64::from(e.timeout) * 250).clamp(REFRESH_MIN_MS, 60_000));
-            let due = match self.sent.get(&key) {
+            let prev = self.sent.get(&key);
+            let changed_or_stale = match prev.and_then(|s| s.at.map(|at| (s, at))) {
                 None => true,
-                Some(s) => {
+                Some((s, at)) => {
                     s.daddr != e.daddr
                         || s.dport != e.dport
                         || s.state != e.state
                         || s.inactive != inactive
-                        || now.saturating_sub(s.at) >= refresh
+                        || now.saturating_sub(at) >= refresh
                 }
             };
-            let at = if due {
-                out.push(e.clone());
-                now
+            let due = if e.flags & IP_VS_CONN_F_SYNC != 0 {
+                // Synced here: only packets through this director make it ours to send
+                // (templates follow their connections below).
+                let moved = prev.is_some_and(|s| s.in_pkts != sc.in_pkts);
+                !e.is_template() && moved && changed_or_stale
             } else {
-                self.sent[&key].at
+                changed_or_stale
             };
+            if due {
+                due_keys.push(key);
+            }
             seen.insert(
                 key,
                 Sent {
@@ -367,9 +428,34 @@ impl Tracker {
                     dport: e.dport,
                     state: e.state,
                     inactive,
-                    at,
+                    at: prev.and_then(|s| s.at),
+                    in_pkts: sc.in_pkts,
                 },
             );
+        }
+        // Templates of the connections being sent go along.
+        let mut out_keys: Vec<Key> = Vec::with_capacity(due_keys.len());
+        let mut taken: std::collections::HashSet<Key> = std::collections::HashSet::new();
+        for k in &due_keys {
+            if let Some(t) = by_key.get(k).and_then(|sc| sc.control) {
+                if by_key.contains_key(&t) && taken.insert(t) {
+                    out_keys.push(t);
+                }
+            }
+        }
+        for k in due_keys {
+            if taken.insert(k) {
+                out_keys.push(k);
+            }
+        }
+        // Templates first, as the table lists them.
+        out_keys.sort_by_key(|k| !k.0);
+        let mut out = Vec::with_capacity(out_keys.len());
+        for k in out_keys {
+            if let Some(s) = seen.get_mut(&k) {
+                s.at = Some(now);
+            }
+            out.push(by_key[&k].entry.clone());
         }
         self.sent = seen;
         out
@@ -379,6 +465,10 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scanned(v: &[SyncEntry]) -> Vec<Scanned> {
+        v.iter().map(|e| sc(e, 0, None)).collect()
+    }
 
     fn entry(cport: u16, state: u16, flags: u32) -> SyncEntry {
         SyncEntry {
@@ -403,7 +493,7 @@ mod tests {
         let tpl = entry(0, 0, 0x1000 | 2);
         let est = entry(40000, 1, 2);
         let syn = entry(40001, 3, 2); // SYN_RECV: not synced
-        let all = vec![tpl.clone(), est.clone(), syn.clone()];
+        let all = scanned(&[tpl.clone(), est.clone(), syn.clone()]);
         assert_eq!(t.select(s(0), &all), vec![tpl.clone(), est.clone()]);
         assert!(t.select(s(1), &all).is_empty());
         // State change: FIN_WAIT, inactive.
@@ -413,21 +503,72 @@ mod tests {
             ..est.clone()
         };
         assert_eq!(
-            t.select(s(2), &[tpl.clone(), fin.clone()]),
+            t.select(s(2), &scanned(&[tpl.clone(), fin.clone()])),
             vec![fin.clone()]
         );
         // Refresh every timeout/4 = 10 s since the last send.
         assert_eq!(
-            t.select(s(10), &[tpl.clone(), fin.clone()]),
+            t.select(s(10), &scanned(&[tpl.clone(), fin.clone()])),
             vec![tpl.clone()]
         );
         assert_eq!(
-            t.select(s(12), &[tpl.clone(), fin.clone()]),
+            t.select(s(12), &scanned(&[tpl.clone(), fin.clone()])),
             vec![fin.clone()]
         );
         // Gone and back: sent again.
-        assert!(t.select(s(13), std::slice::from_ref(&tpl)).is_empty());
-        assert_eq!(t.select(s(14), &[tpl.clone(), fin.clone()]), vec![fin]);
+        assert!(t
+            .select(s(13), &scanned(std::slice::from_ref(&tpl)))
+            .is_empty());
+        assert_eq!(
+            t.select(s(14), &scanned(&[tpl.clone(), fin.clone()])),
+            vec![fin]
+        );
+    }
+
+    fn sc(e: &SyncEntry, in_pkts: u32, control: Option<&SyncEntry>) -> Scanned {
+        Scanned {
+            entry: e.clone(),
+            in_pkts,
+            control: control.map(key_of),
+        }
+    }
+
+    /// Entries installed from the peer are not sent back while idle here (no echo between two
+    /// directors running both roles); once packets go through one, it goes out with its template.
+    #[test]
+    fn synced_entries_are_sent_only_once_packets_go_through_them() {
+        let s = Duration::from_secs;
+        let mut t = Tracker::default();
+        let tpl = entry(0, 0, 0x1000 | 2 | IP_VS_CONN_F_SYNC);
+        let est = entry(40000, 1, 2 | IP_VS_CONN_F_SYNC);
+        let idle = |n| vec![sc(&tpl, 3, None), sc(&est, n, Some(&tpl))];
+        assert!(t.select(s(0), &idle(3)).is_empty());
+        // Refreshed by the peer (timers move, in_pkts stays at the threshold): still not ours.
+        assert!(t.select(s(20), &idle(3)).is_empty());
+        assert!(t.select(s(40), &idle(3)).is_empty());
+        // Packets through this director (it took over): the connection and its template go out.
+        assert_eq!(t.select(s(41), &idle(5)), vec![tpl.clone(), est.clone()]);
+        // Nothing new: quiet until the refresh period, and only with more packets.
+        assert!(t.select(s(42), &idle(6)).is_empty());
+        assert!(t.select(s(60), &idle(6)).is_empty());
+        assert_eq!(t.select(s(61), &idle(7)), vec![tpl, est]);
+    }
+
+    /// A connection created here under a template (synced or not) carries the template along.
+    #[test]
+    fn a_new_connection_sends_its_template_along() {
+        let s = Duration::from_secs;
+        let mut t = Tracker::default();
+        let tpl = entry(0, 0, 0x1000 | 2 | IP_VS_CONN_F_SYNC);
+        let c1 = entry(40000, 1, 2);
+        assert!(t.select(s(0), &[sc(&tpl, 3, None)]).is_empty());
+        assert_eq!(
+            t.select(s(1), &[sc(&tpl, 3, None), sc(&c1, 3, Some(&tpl))]),
+            vec![tpl.clone(), c1.clone()]
+        );
+        assert!(t
+            .select(s(2), &[sc(&tpl, 3, None), sc(&c1, 4, Some(&tpl))])
+            .is_empty());
     }
 
     #[test]
@@ -463,7 +604,7 @@ mod tests {
         let d = dest(m.handle_packet(1, &pkt("10.0.0.100", 40000, tcp_flags::SYN)));
         m.handle_packet(2, &pkt("10.0.0.100", 40000, tcp_flags::ACK));
         let mut tr = Tracker::default();
-        let pick = tr.select(Duration::ZERO, &m.sync_entries(2));
+        let pick = tr.select(Duration::ZERO, &scan(&m, 2));
         let conns: Vec<SyncConn> = pick.iter().map(to_sync_conn).collect();
         let cfg = SyncDaemonCfg::default();
         let msgs = SyncMaster::pack_all(&cfg.master_params(), &conns).unwrap();
