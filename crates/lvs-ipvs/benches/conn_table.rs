@@ -2,6 +2,16 @@
 //! per-packet lookup + state update, new-connection cost, memory per entry.
 //!
 //! cargo bench -p lvs-ipvs --bench conn_table
+//!
+//! The established-connection benchmarks send an ACK of an existing
+//! ESTABLISHED entry: hash lookup, TCP transition (ES → ES), counters, timer
+//! refresh. `random` picks the flow at random among the live ones (every
+//! packet misses the CPU caches: the table is ~137 MB), `in_order` walks the
+//! flows in creation order (the entries are then adjacent in the slab; only
+//! the index line misses), `hot` repeats 1,000 flows (the working set of a
+//! busy moment: everything in cache; this is the CPU cost of the path) and
+//! `random_batch32` is `random` through `Ipvs::handle_batch`, 32 packets at a
+//! time, as a data plane reading batches of packets would call it.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -9,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lvs_ipvs::admin::{Dest, FwdMethod, Protocol, Service, ServiceKey};
+use lvs_ipvs::Verdict;
 use lvs_ipvs::{tcp_flags, Ipvs, PacketMeta, Settings};
 
 /// Live connections (`LVS_BENCH_LIVE` overrides; default 1,000,000).
@@ -92,7 +103,42 @@ fn bench(c: &mut Criterion) {
     // Existing connection: lookup + TCP transition (ES -> ES) + counters + timer.
     let mut x: u32 = 12345;
     let mut now = START;
-    g.bench_function("packet_lookup_update_random", |b| {
+    let ack = |i: u32| {
+        let (c, p) = client(i);
+        PacketMeta::tcp(c, p, IpAddr::V4(VIP), 80, tcp_flags::ACK)
+    };
+    g.bench_function("established_hot_1000_flows", |b| {
+        let mut i: u32 = 0;
+        b.iter_custom(|iters| {
+            timed(iters, || {
+                i = (i + 7919) % 1000;
+                now += 1;
+                black_box(v.handle_packet(now, &ack(i * (live_n / 1000).max(1))));
+            })
+        })
+    });
+    g.bench_function("established_random_batch32", |b| {
+        const B: u64 = 32;
+        let mut pkts = Vec::with_capacity(B as usize);
+        let mut out: Vec<Verdict> = Vec::with_capacity(B as usize);
+        b.iter_custom(|iters| {
+            let batches = iters.div_ceil(B);
+            let el = timed(batches, || {
+                pkts.clear();
+                for _ in 0..B {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    pkts.push(ack(x % live_n));
+                }
+                now += 1;
+                out.clear();
+                v.handle_batch(now, &pkts, &mut out);
+                black_box(&out);
+            });
+            // Per packet.
+            el.mul_f64(iters as f64 / (batches * B) as f64)
+        })
+    });
+    g.bench_function("established_random", |b| {
         b.iter_custom(|iters| {
             timed(iters, || {
                 x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -107,7 +153,7 @@ fn bench(c: &mut Criterion) {
     });
     // Same, flows visited in order (bursts / cache-friendly access).
     let mut i: u32 = 0;
-    g.bench_function("packet_lookup_update_sequential", |b| {
+    g.bench_function("established_in_order", |b| {
         b.iter_custom(|iters| {
             timed(iters, || {
                 i = (i + 1) % live_n;

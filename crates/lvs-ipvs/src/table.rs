@@ -1,5 +1,6 @@
 //! The connection table: a slab of compact entries, a hash index over the
-//! kernel's lookup key, and a lazy timer heap.
+//! kernel's lookup key (cache-line buckets, see [`index`]), and a lazy timer
+//! heap.
 //!
 //! Timers: an entry's deadline (`expires`) is rewritten on every packet
 //! without touching the heap. The heap holds at least one record at or
@@ -12,7 +13,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hashbrown::HashTable;
+mod index;
+
+use index::Index;
 
 /// Connection flags (`IP_VS_CONN_F_*`).
 pub mod flags {
@@ -53,7 +56,8 @@ pub(crate) struct Conn {
     pub in_pkts: u32,
     /// Slot generation (changes on reuse).
     pub gen: u32,
-    /// Timer generation (changes whenever the deadline moves earlier).
+    /// Timer generation: changes whenever the deadline moves earlier and
+    /// when the slot is reused, so a heap record names (slot, tgen).
     pub tgen: u32,
     pub cport: u16,
     pub vport: u16,
@@ -148,12 +152,11 @@ fn hash_key(seed: u64, k: &Key) -> u64 {
     mix(h2 ^ tail, 0x1656_67B1_9E37_79F9 ^ seed)
 }
 
-/// A heap record: (deadline, slot, slot generation, timer generation).
+/// A heap record: (deadline, slot, timer generation). 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct TimerRec {
     at: u64,
     idx: u32,
-    gen: u32,
     tgen: u32,
 }
 
@@ -162,7 +165,7 @@ struct TimerRec {
 pub(crate) struct Table {
     pub conns: Vec<Conn>,
     free: u32,
-    index: HashTable<u32>,
+    index: Index,
     heap: BinaryHeap<Reverse<TimerRec>>,
     seed: u64,
     pub count: usize,
@@ -173,7 +176,7 @@ impl Table {
         Table {
             conns: Vec::new(),
             free: NIL,
-            index: HashTable::new(),
+            index: Index::default(),
             heap: BinaryHeap::new(),
             seed,
             count: 0,
@@ -183,7 +186,10 @@ impl Table {
     /// Pre-size for `n` entries.
     pub fn reserve(&mut self, n: usize) {
         self.conns.reserve(n);
-        self.index.reserve(n, |_| 0);
+        let Table {
+            conns, index, seed, ..
+        } = self;
+        index.reserve(n, |i| hash_key(*seed, &conns[i as usize].key()));
         self.heap.reserve(n);
     }
 
@@ -195,7 +201,8 @@ impl Table {
             let slot = &mut self.conns[idx as usize];
             self.free = slot.control;
             c.gen = slot.gen.wrapping_add(1);
-            c.tgen = 0;
+            // Records of the previous occupant become stale.
+            c.tgen = slot.tgen.wrapping_add(1);
             *slot = c;
             idx
         } else {
@@ -231,38 +238,46 @@ impl Table {
         let h = hash_key(*seed, &k);
         // Newest first, like hlist_add_head: remove an older entry with the same
         // key from the index (it stays in the slab until its timer fires).
-        if let Ok(e) = index.find_entry(h, |&i| conns[i as usize].matches(&k)) {
-            let old = *e.get();
-            e.remove();
+        if let Some(old) = index.remove(h, |i| conns[i as usize].matches(&k)) {
             conns[old as usize].flags &= !flags::HASHED;
         }
-        index.insert_unique(h, idx, |&i| hash_key(*seed, &conns[i as usize].key()));
+        index.insert(h, idx, |i| hash_key(*seed, &conns[i as usize].key()));
         conns[idx as usize].flags |= flags::HASHED;
     }
 
     pub fn unhash(&mut self, idx: u32) -> bool {
-        let Table {
-            conns, index, seed, ..
-        } = self;
-        let c = &conns[idx as usize];
+        let c = &self.conns[idx as usize];
         if c.flags & flags::HASHED == 0 {
             return false;
         }
-        let k = c.key();
-        let h = hash_key(*seed, &k);
-        if let Ok(e) = index.find_entry(h, |&i| i == idx) {
-            e.remove();
-        }
-        conns[idx as usize].flags &= !flags::HASHED;
+        let h = hash_key(self.seed, &c.key());
+        self.index.remove(h, |i| i == idx);
+        self.conns[idx as usize].flags &= !flags::HASHED;
         true
     }
 
     #[inline]
     pub fn lookup(&self, k: &Key) -> Option<u32> {
         let h = hash_key(self.seed, k);
-        self.index
-            .find(h, |&i| self.conns[i as usize].matches(k))
-            .copied()
+        self.index.find(h, |i| self.conns[i as usize].matches(k))
+    }
+
+    /// Load the index line a lookup of `k` reads (a prefetch made of a plain
+    /// load; the value means nothing).
+    #[inline]
+    pub fn touch_index(&self, k: &Key) -> u64 {
+        self.index.touch(hash_key(self.seed, k))
+    }
+
+    /// Load the entry a lookup of `k` would compare first (after
+    /// [`Self::touch_index`]: the index line is in cache by then).
+    #[inline]
+    pub fn touch_entry(&self, k: &Key) -> u64 {
+        let h = hash_key(self.seed, k);
+        match self.index.first_candidate(h) {
+            Some(i) => self.conns.get(i as usize).map_or(0, |c| c.expires),
+            None => 0,
+        }
     }
 
     /// `ip_vs_conn_put` / `mod_timer`: deadline = now + timeout.
@@ -276,7 +291,6 @@ impl Table {
             let rec = TimerRec {
                 at: deadline,
                 idx,
-                gen: c.gen,
                 tgen: c.tgen,
             };
             self.heap.push(Reverse(rec));
@@ -299,7 +313,7 @@ impl Table {
             let Some(c) = self.conns.get(rec.idx as usize) else {
                 continue;
             };
-            if c.flags & flags::FREE != 0 || c.gen != rec.gen || c.tgen != rec.tgen {
+            if c.flags & flags::FREE != 0 || c.tgen != rec.tgen {
                 continue;
             }
             if c.expires <= now {
@@ -314,7 +328,7 @@ impl Table {
     /// Bytes allocated by the table (slab, index, heap), for the memory figure.
     pub fn allocated_bytes(&self) -> usize {
         self.conns.capacity() * std::mem::size_of::<Conn>()
-            + self.index.allocation_size()
+            + self.index.allocated_bytes()
             + self.heap.capacity() * std::mem::size_of::<Reverse<TimerRec>>()
     }
 
@@ -395,5 +409,44 @@ mod tests {
         t.arm(a, 900, false);
         t.arm(a, 600, false); // moved earlier: new record, older one stale
         assert_eq!(t.pop_due(10_000), Some((a, 600)));
+    }
+
+    #[test]
+    fn records_of_a_reused_slot_are_stale() {
+        let mut t = Table::new(1);
+        let a = t.alloc(conn(1));
+        t.hash(a);
+        t.arm(a, 100, true);
+        assert!(t.unhash(a));
+        t.release(a);
+        let b = t.alloc(conn(2));
+        assert_eq!(a, b);
+        t.hash(b);
+        t.arm(b, 1000, true);
+        // The first occupant's record at 100 must not expire the new entry.
+        assert_eq!(t.pop_due(500), None);
+        assert_eq!(t.pop_due(1000), Some((b, 1000)));
+    }
+
+    #[test]
+    fn index_survives_growth_and_churn() {
+        let mut t = Table::new(3);
+        let mut live = Vec::new();
+        for p in 0..5000u16 {
+            let i = t.alloc(conn(p));
+            t.hash(i);
+            live.push(i);
+        }
+        for (n, &i) in live.iter().enumerate() {
+            if n % 3 == 0 {
+                assert!(t.unhash(i));
+                t.release(i);
+            }
+        }
+        for (n, &i) in live.iter().enumerate() {
+            let k = conn(n as u16).key();
+            let want = (n % 3 != 0).then_some(i);
+            assert_eq!(t.lookup(&k), want, "{n}");
+        }
     }
 }
