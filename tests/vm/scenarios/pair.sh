@@ -19,6 +19,8 @@
 #   ctl N JSON                 one request on the control socket, the reply on stdout
 #   vrrp_state N               MASTER/BACKUP/... of VI_1 from `lvsd status --json` (lvsd only)
 #   has_vip N                  true if dirN holds the VIP
+#   vip_local N                the same from /proc (shell builtins only: quick for timing)
+#   wait_vip N SECS            poll vip_local every 0.05 s; prints the uptime it turned true
 #   wait_for SECS CMD...       poll CMD every 0.2 s until it succeeds (false on timeout)
 #   load_start / load_stop     a client requesting http://VIP/ back to back (wget, 2 s timeout;
 #                              busybox wget -T crashes); each line of $R/load: "UPTIME RESULT VIA"
@@ -127,6 +129,22 @@ stop_dir() {
 ctl() { echo "$2" | /sbin/nc -N -U "/tmp/d$1/ctl.sock" 2>/dev/null; }
 vrrp_state() {
   ctl "$1" '{"cmd":"status"}' | sed -n 's/.*"vrrp_instances":\[[^]]*"state":"\([A-Z]*\)".*/\1/p'
+}
+vip_local() {
+  _p=""
+  while read -r _a _b _; do
+    [ "$_p" = "|-- $VIP" ] && [ "$_a $_b" = "/32 host" ] && return 0
+    _p="$_a $_b"
+  done < "/proc/$(cat "/tmp/d$1/keeper")/net/fib_trie"
+  return 1
+}
+wait_vip() {
+  _end=$(awk -v u="$(up)" -v s="$2" 'BEGIN{print u + s}')
+  while ! vip_local "$1"; do
+    awk -v u="$(up)" -v e="$_end" 'BEGIN{exit !(u > e)}' && return 1
+    sleep 0.05
+  done
+  up
 }
 has_vip() { /sbin/ip -n "dir$1" -4 addr show dev eth0 | grep -q "inet $VIP/"; }
 wait_for() {
