@@ -620,6 +620,13 @@ pub trait IpvsBackend {
     fn stop_daemon(&mut self, state: DaemonState) -> Result<(), AdminError>;
     /// Connection entries (`/proc/net/ip_vs_conn` order).
     fn connections(&mut self) -> Result<Vec<ConnEntry>, AdminError>;
+    /// Runs reconcile operations in order, one raw result each (benign races not mapped).
+    /// Backends that can pipeline requests (the kernel's: many per `sendmsg`) override this.
+    fn execute_ops(&mut self, ops: &[crate::reconcile::Op]) -> Vec<Result<(), AdminError>> {
+        ops.iter()
+            .map(|op| crate::reconcile::apply_raw(self, op))
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -361,7 +361,12 @@ pub struct OpResult {
 /// Run one op against a backend, treating keepalived's benign races as
 /// success (EEXIST on add, ENOENT/ESRCH on delete).
 pub fn apply_op<B: IpvsBackend + ?Sized>(b: &mut B, op: &Op) -> Result<(), AdminError> {
-    let r = match op {
+    benign(op, apply_raw(b, op))
+}
+
+/// Run one op against a backend and return its raw result.
+pub fn apply_raw<B: IpvsBackend + ?Sized>(b: &mut B, op: &Op) -> Result<(), AdminError> {
+    match op {
         Op::Flush => b.flush(),
         Op::SetTimeouts(t) => b.set_timeouts(t),
         Op::AddService(s) => b.add_service(s),
@@ -372,8 +377,7 @@ pub fn apply_op<B: IpvsBackend + ?Sized>(b: &mut B, op: &Op) -> Result<(), Admin
         Op::DelDest { service, dest } => b.del_dest(service, dest),
         Op::StopDaemon(s) => b.stop_daemon(*s),
         Op::StartDaemon(d) => b.start_daemon(d),
-    };
-    benign(op, r)
+    }
 }
 
 /// Map an op's raw result: EEXIST on add, ENOENT/ESRCH on delete are success.
@@ -386,17 +390,135 @@ pub fn benign(op: &Op, r: Result<(), AdminError>) -> Result<(), AdminError> {
     }
 }
 
-/// Apply a plan op by op; returns every result. The ownership to persist is
-/// the plan's, minus what failed to be created and plus what failed to be
-/// deleted (see [`ownership_after`]).
+/// Apply a plan (through [`IpvsBackend::execute_ops`], so the kernel backend batches it);
+/// returns every result. The ownership to persist is the plan's, minus what failed to be
+/// created and plus what failed to be deleted (see [`ownership_after`]).
 pub fn execute<B: IpvsBackend + ?Sized>(b: &mut B, plan: &Plan) -> Vec<OpResult> {
-    plan.ops
-        .iter()
-        .map(|op| OpResult {
+    execute_ops(b, &plan.ops)
+}
+
+/// Apply operations in order (batched by backends that can); benign races count as success.
+pub fn execute_ops<B: IpvsBackend + ?Sized>(b: &mut B, ops: &[Op]) -> Vec<OpResult> {
+    let raw = b.execute_ops(ops);
+    ops.iter()
+        .zip(raw)
+        .map(|(op, r)| OpResult {
             op: op.clone(),
-            result: apply_op(b, op),
+            result: benign(op, r),
         })
         .collect()
+}
+
+/// The operations that turn `prev` — a desired state applied in full (every op succeeded),
+/// so the backend is known to hold it — into `next`, without reading the backend: what
+/// [`plan`] would return against a backend holding exactly `prev`, all of it owned. This is
+/// the daemon's fast path (a reload or a checker's weight change touches a few entries of
+/// tens of thousands; re-reading the kernel costs one dump per service). `None` when the
+/// change needs a full reconcile: `lvs_flush`, `lvs_timeouts` or the sync daemons changed.
+pub fn diff(prev: &Desired, next: &Desired) -> Option<Vec<Op>> {
+    if next.flush || prev.flush || prev.timeouts != next.timeouts || prev.daemons != next.daemons {
+        return None;
+    }
+    let mut ops = Vec::new();
+    let mut by_key: HashMap<ServiceKey, &(Service, Vec<Dest>)> =
+        HashMap::with_capacity(prev.services.len());
+    for s in &prev.services {
+        by_key.entry(s.0.key).or_insert(s);
+    }
+    let mut wanted = std::collections::HashSet::with_capacity(next.services.len());
+    for entry in &next.services {
+        let (svc, dests) = entry;
+        if !wanted.insert(svc.key) {
+            continue; // duplicate in config: the first wins (as in `plan`)
+        }
+        let k = svc.key;
+        let Some(&have) = by_key.get(&k) else {
+            ops.push(Op::AddService(svc.clone()));
+            let mut seen = BTreeSet::new();
+            for d in dests {
+                if seen.insert(d.key()) {
+                    ops.push(Op::AddDest {
+                        service: k,
+                        dest: d.clone(),
+                    });
+                }
+            }
+            continue;
+        };
+        if have == entry {
+            continue;
+        }
+        if !svc.same_config(&have.0) {
+            ops.push(Op::EditService(svc.clone()));
+        }
+        let want_keys: BTreeSet<DestKey> = dests.iter().map(Dest::key).collect();
+        let mut had: HashMap<DestKey, &Dest> = HashMap::with_capacity(have.1.len());
+        for d in &have.1 {
+            had.entry(d.key()).or_insert(d);
+        }
+        for d in &have.1 {
+            let dk = d.key();
+            if !want_keys.contains(&dk) && had.remove(&dk).is_some() {
+                ops.push(Op::DelDest {
+                    service: k,
+                    dest: dk,
+                });
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for d in dests {
+            let dk = d.key();
+            if !seen.insert(dk) {
+                continue;
+            }
+            match had.get(&dk) {
+                None => ops.push(Op::AddDest {
+                    service: k,
+                    dest: d.clone(),
+                }),
+                Some(h) if !dest_matches(d, h) => ops.push(Op::EditDest {
+                    service: k,
+                    dest: d.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+    }
+    let mut gone = std::collections::HashSet::new();
+    for (svc, _) in &prev.services {
+        if !wanted.contains(&svc.key) && gone.insert(svc.key) {
+            ops.push(Op::DelService(svc.key));
+        }
+    }
+    Some(ops)
+}
+
+/// Brings `owned` up to date after running [`diff`]'s operations: what was created is owned,
+/// what was deleted is not; a failed operation changes nothing. Returns whether it changed.
+pub fn update_ownership(owned: &mut Ownership, results: &[OpResult]) -> bool {
+    let mut changed = false;
+    for r in results.iter().filter(|r| r.result.is_ok()) {
+        match &r.op {
+            Op::AddService(s) => changed |= owned.services.insert(okey(&s.key)),
+            Op::AddDest { service, dest } => {
+                changed |= owned.dests.insert((okey(service), odest(&dest.key())))
+            }
+            Op::DelService(k) => {
+                let k = okey(k);
+                changed |= owned.services.remove(&k);
+                let before = owned.dests.len();
+                owned.dests.retain(|(sk, _)| *sk != k);
+                changed |= owned.dests.len() != before;
+            }
+            Op::DelDest { service, dest } => {
+                changed |= owned.dests.remove(&(okey(service), odest(dest)))
+            }
+            Op::StartDaemon(d) => changed |= owned.daemons.insert(d.state.name().to_string()),
+            Op::StopDaemon(s) => changed |= owned.daemons.remove(s.name()),
+            Op::SetTimeouts(_) | Op::EditService(_) | Op::EditDest { .. } | Op::Flush => {}
+        }
+    }
+    changed
 }
 
 /// Ownership to persist after executing `plan` with `results`.
@@ -743,5 +865,103 @@ mod tests {
         ] {
             assert_eq!(parse_okey(&okey(&k)), Some(k));
         }
+    }
+
+    /// The backend state right after `d` was applied in full.
+    fn actual_of(d: &Desired) -> Actual {
+        Actual {
+            services: d.services.iter().map(|(s, ds)| entry(s, ds)).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn desired(services: Vec<(Service, Vec<Dest>)>) -> Desired {
+        Desired {
+            services,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn diff_is_plan_against_the_last_applied_state() {
+        let mut other = Service::new(key(443));
+        other.scheduler = "wlc".into();
+        let base = desired(vec![
+            (web(), vec![rs(56, 100), rs(57, 100), rs(58, 1)]),
+            (other.clone(), vec![rs(60, 1)]),
+        ]);
+        let mut weight = base.clone();
+        weight.services[0].1[1].weight = 50;
+        let mut sched = base.clone();
+        sched.services[1].0.scheduler = "rr".into();
+        let mut dests = base.clone();
+        dests.services[0].1.remove(0);
+        dests.services[0].1.push(rs(59, 3));
+        let mut svc_gone = base.clone();
+        svc_gone.services.remove(1);
+        let mut svc_new = base.clone();
+        let mut third = Service::new(key(8080));
+        third.scheduler = "sh".into();
+        svc_new.services.push((third, vec![rs(70, 1), rs(70, 1)]));
+        for (name, next) in [
+            ("same", base.clone()),
+            ("one weight", weight),
+            ("scheduler", sched),
+            ("dests replaced", dests),
+            ("service removed", svc_gone),
+            ("service added", svc_new),
+            ("everything removed", Desired::default()),
+        ] {
+            let owned = plan(&base, &Actual::default(), &Ownership::default()).ownership;
+            let full = plan(&next, &actual_of(&base), &owned);
+            let fast = diff(&base, &next).expect("incremental");
+            assert_eq!(fast, full.ops, "{name}");
+            // Ownership kept up to date op by op = the plan's.
+            let results: Vec<OpResult> = fast
+                .iter()
+                .map(|op| OpResult {
+                    op: op.clone(),
+                    result: Ok(()),
+                })
+                .collect();
+            let mut own = owned.clone();
+            let changed = update_ownership(&mut own, &results);
+            assert_eq!(own, full.ownership, "{name}: ownership");
+            assert_eq!(changed, own != owned, "{name}: changed flag");
+        }
+        assert_eq!(diff(&base, &base), Some(vec![]));
+    }
+
+    #[test]
+    fn diff_defers_global_changes_to_a_full_reconcile() {
+        let base = desired(vec![(web(), vec![rs(56, 100)])]);
+        let mut t = base.clone();
+        t.timeouts = Some(Timeouts {
+            tcp: 900,
+            tcp_fin: 0,
+            udp: 0,
+        });
+        assert_eq!(diff(&base, &t), None);
+        let mut f = base.clone();
+        f.flush = true;
+        assert_eq!(diff(&base, &f), None);
+    }
+
+    #[test]
+    fn failed_diff_ops_leave_ownership_alone() {
+        let base = desired(vec![(web(), vec![rs(56, 100)])]);
+        let mut owned = plan(&base, &Actual::default(), &Ownership::default()).ownership;
+        let next = desired(vec![(web(), vec![rs(57, 100)])]);
+        let ops = diff(&base, &next).unwrap();
+        let results: Vec<OpResult> = ops
+            .iter()
+            .map(|op| OpResult {
+                op: op.clone(),
+                result: Err(AdminError::Timeout),
+            })
+            .collect();
+        let before = owned.clone();
+        assert!(!update_ownership(&mut owned, &results));
+        assert_eq!(owned, before);
     }
 }

@@ -321,17 +321,7 @@ fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         return out(&s);
     }
-    let msgs: Vec<_> = plan.ops.iter().map(op_message).collect();
-    let raw = k.batch(msgs);
-    let results: Vec<reconcile::OpResult> = plan
-        .ops
-        .iter()
-        .zip(raw)
-        .map(|(op, r)| reconcile::OpResult {
-            op: op.clone(),
-            result: reconcile::benign(op, r),
-        })
-        .collect();
+    let results = reconcile::execute(&mut k, &plan);
     let own = reconcile::ownership_after(&plan, &owned, &results);
     save_state(&a.state_file, &own)?;
     let failed: Vec<&reconcile::OpResult> = results.iter().filter(|r| r.result.is_err()).collect();
@@ -395,21 +385,4 @@ fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// The netlink request for one reconcile op.
-fn op_message(op: &reconcile::Op) -> lvs_ipvs_nl::IpvsMessage {
-    use reconcile::Op;
-    match op {
-        Op::Flush => lvs_ipvs_nl::req_flush(),
-        Op::SetTimeouts(t) => lvs_ipvs_nl::req_set_config(t),
-        Op::AddService(s) => lvs_ipvs_nl::req_new_service(s),
-        Op::EditService(s) => lvs_ipvs_nl::req_set_service(s),
-        Op::DelService(k) => lvs_ipvs_nl::req_del_service(k),
-        Op::AddDest { service, dest } => lvs_ipvs_nl::req_new_dest(service, dest),
-        Op::EditDest { service, dest } => lvs_ipvs_nl::req_set_dest(service, dest),
-        Op::DelDest { service, dest } => lvs_ipvs_nl::req_del_dest(service, dest),
-        Op::StopDaemon(s) => lvs_ipvs_nl::req_del_daemon(*s),
-        Op::StartDaemon(d) => lvs_ipvs_nl::req_new_daemon(d),
-    }
 }

@@ -719,7 +719,7 @@ impl Daemon {
 /// place, remove only what lvsd owns). As keepalived's checker process does, services are
 /// programmed on MASTER and BACKUP alike; VRRP moves only the VIPs.
 pub(crate) mod plane {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
     use std::net::{IpAddr, SocketAddr};
     use std::path::PathBuf;
 
@@ -735,6 +735,11 @@ pub(crate) mod plane {
 
     /// Pause between retries of a failed data-plane update.
     const RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// Kernel IPVS: between full reconciles (every service and destination read back), updates
+    /// are diffed against the state last applied in full (`reconcile::diff`); a full one runs at
+    /// start, after any failure and at least this often (someone else may edit the table).
+    const RESYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 
     /// Where lvsd remembers which kernel IPVS entries it created (shared with `lvsd ipvs apply`).
     const STATE_FILE: &str = "/run/lvsd/ipvs-state.json";
@@ -792,6 +797,10 @@ pub(crate) mod plane {
         note: Option<String>,
         /// After a failure, retries wait until then (no retry storm on every checker event).
         next_try: Option<std::time::Instant>,
+        /// Kernel IPVS: the desired state last applied without an error, and when the last
+        /// full reconcile ran (see [`RESYNC_INTERVAL`]).
+        applied: Option<Desired>,
+        last_full: Option<std::time::Instant>,
         /// `lvs_sync_daemon IF VRRP_INSTANCE`: the instance is MASTER (see [`follow_vrrp`]).
         sync_master: bool,
     }
@@ -860,6 +869,8 @@ pub(crate) mod plane {
                 ops_applied: 0,
                 note,
                 next_try: None,
+                applied: None,
+                last_full: None,
                 sync_master: false,
             }
         }
@@ -886,6 +897,8 @@ pub(crate) mod plane {
                 ops_applied: 0,
                 note: None,
                 next_try: None,
+                applied: None,
+                last_full: None,
                 sync_master: false,
             }
         }
@@ -939,14 +952,16 @@ pub(crate) mod plane {
             if !self.dirty || self.next_try.is_some_and(|t| std::time::Instant::now() < t) {
                 return;
             }
+            let t0 = std::time::Instant::now();
             let mut desired = desired(&self.conf, &self.weights);
             follow_vrrp(&mut desired, &self.conf, self.sync_master);
-            match self.apply(&desired) {
+            match self.apply(desired) {
                 Ok(n) => {
                     self.dirty = false;
                     self.next_try = None;
                     if n > 0 {
-                        info!(ops = n, dataplane = self.mode, "IPVS reconciled");
+                        let ms = t0.elapsed().as_secs_f64() * 1e3;
+                        info!(ops = n, ms, dataplane = self.mode, "IPVS reconciled");
                     }
                 }
                 Err(e) => {
@@ -960,7 +975,7 @@ pub(crate) mod plane {
             }
         }
 
-        fn apply(&mut self, desired: &Desired) -> Result<usize, String> {
+        fn apply(&mut self, desired: Desired) -> Result<usize, String> {
             let (own, n, errors) = match &mut self.backend {
                 Backend::None => return Ok(0),
                 Backend::Ipvs {
@@ -970,25 +985,51 @@ pub(crate) mod plane {
                 } => {
                     if backend.is_none() {
                         *backend = Some(open()?);
+                        self.applied = None;
                     }
                     let b = backend.as_mut().expect("opened");
-                    let r = match reconcile_on(b.as_mut(), desired, &self.owned) {
-                        Ok(r) => r,
-                        Err(e) => {
-                            // Reopen next time (netlink socket errors, module unloaded…).
-                            *backend = None;
-                            return Err(e);
-                        }
+                    let recent = self
+                        .last_full
+                        .is_some_and(|t| t.elapsed() < RESYNC_INTERVAL);
+                    let ops = match &self.applied {
+                        Some(prev) if recent => reconcile::diff(prev, &desired),
+                        _ => None,
                     };
-                    if let Some(p) = state {
+                    let (own, n, errors, changed) = if let Some(ops) = ops {
+                        // Fast path: only what changed since the last full apply.
+                        let results = reconcile::execute_ops(b.as_mut(), &ops);
+                        let mut own = std::mem::take(&mut self.owned);
+                        let changed = reconcile::update_ownership(&mut own, &results);
+                        let errors: Vec<String> = results
+                            .iter()
+                            .filter_map(|r| {
+                                r.result.as_ref().err().map(|e| format!("{:?}: {e}", r.op))
+                            })
+                            .collect();
+                        (own, results.len(), errors, changed)
+                    } else {
+                        let r = match reconcile_on(b.as_mut(), &desired, &self.owned) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                // Reopen next time (netlink socket errors, module unloaded…).
+                                *backend = None;
+                                return Err(e);
+                            }
+                        };
+                        self.last_full = Some(std::time::Instant::now());
+                        let changed = r.0 != self.owned;
+                        (r.0, r.1, r.2, changed)
+                    };
+                    self.applied = errors.is_empty().then_some(desired);
+                    if let Some(p) = state.as_ref().filter(|_| changed) {
                         if let Some(dir) = p.parent() {
                             let _ = std::fs::create_dir_all(dir);
                         }
-                        if let Ok(j) = serde_json::to_vec(&r.0) {
-                            let _ = std::fs::write(&*p, j);
+                        if let Ok(j) = serde_json::to_vec(&own) {
+                            let _ = std::fs::write(p, j);
                         }
                     }
-                    r
+                    (own, n, errors)
                 }
                 Backend::Builtin { handle } => {
                     if handle.is_none() {
@@ -998,7 +1039,7 @@ pub(crate) mod plane {
                     let owned = &self.owned;
                     // The built-in plane has no kernel sync daemons: lvs_sync_daemon runs in
                     // daemon/sync.rs instead, so those operations are left out here.
-                    let mut desired = desired.clone();
+                    let mut desired = desired;
                     desired.daemons.clear();
                     h.apply(|b| reconcile_on(b, &desired, owned))
                         .map_err(|e| format!("{e:#}"))??
@@ -1027,8 +1068,7 @@ pub(crate) mod plane {
             if keep || matches!(self.backend, Backend::None) {
                 return;
             }
-            let empty = Desired::default();
-            if let Err(e) = self.apply(&empty) {
+            if let Err(e) = self.apply(Desired::default()) {
                 warn!(error = %e, "removing IPVS entries at stop");
             }
         }
@@ -1167,24 +1207,67 @@ pub(crate) mod plane {
     }
 
     /// The configuration's IPVS state with the destinations and weights the checkers publish.
+    ///
+    /// Linear in the size of the configuration (it runs on every weight change and reload, with
+    /// tens of thousands of real servers): virtual servers are found through an index unless
+    /// groups are configured, a service's published weights by a range of `published`.
     pub(crate) fn desired(conf: &Config, published: &Published) -> Desired {
         let (mut d, _notes) = crate::lower_ipvs_admin::desired_from_config(conf);
+        let has_groups = conf
+            .virtual_servers
+            .iter()
+            .any(|vs| matches!(vs.address, VsAddress::Group { .. }));
+        // First virtual server per (protocol, address, port) / fwmark, as `vs_key_of` finds it.
+        let mut by_addr: HashMap<(String, IpAddr, u16), usize> = HashMap::new();
+        let mut by_mark: HashMap<u32, usize> = HashMap::new();
+        for (i, vs) in conf.virtual_servers.iter().enumerate() {
+            match &vs.address {
+                VsAddress::Ip { ip, port } => {
+                    let proto = format!("{:?}", vs.protocol).to_ascii_lowercase();
+                    by_addr.entry((proto, *ip, *port)).or_insert(i);
+                }
+                VsAddress::Fwmark { fwmark } => {
+                    by_mark.entry(*fwmark).or_insert(i);
+                }
+                VsAddress::Group { .. } => {}
+            }
+        }
+        let lowest = SocketAddr::from(([0, 0, 0, 0], 0));
         for (svc, dests) in &mut d.services {
-            let Some(k) = vs_key_of(&svc.key, conf) else {
+            let k = if has_groups {
+                vs_key_of(&svc.key, conf)
+            } else {
+                match svc.key {
+                    ServiceKey::Addr { proto, addr, port } => by_addr
+                        .get(&(proto.name().to_ascii_lowercase(), addr, port))
+                        .map(|&i| vs_key(&conf.virtual_servers[i])),
+                    ServiceKey::Fwmark { mark, .. } => by_mark
+                        .get(&mark)
+                        .map(|&i| vs_key(&conf.virtual_servers[i])),
+                }
+            };
+            let Some(k) = k else {
                 continue;
             };
             let pubs: Vec<(SocketAddr, u32)> = published
-                .iter()
-                .filter(|((vk, _), _)| vk == &k)
+                .range((k.clone(), lowest)..)
+                .take_while(|((vk, _), _)| vk == &k)
                 .map(|((_, a), w)| (*a, *w))
                 .collect();
+            let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::with_capacity(pubs.len());
+            for (i, (a, _)) in pubs.iter().enumerate() {
+                by_ip.entry(a.ip()).or_default().push(i);
+            }
             let template = dests.first().cloned();
             let mut used = vec![false; pubs.len()];
             let mut out = Vec::with_capacity(pubs.len());
             for dest in dests.iter() {
-                if let Some(i) = pubs.iter().position(|(a, _)| {
-                    a.ip() == dest.addr && (a.port() == dest.port || dest.port == 0)
-                }) {
+                let found = by_ip.get(&dest.addr).and_then(|ix| {
+                    ix.iter()
+                        .copied()
+                        .find(|&i| pubs[i].0.port() == dest.port || dest.port == 0)
+                });
+                if let Some(i) = found {
                     used[i] = true;
                     let mut nd = dest.clone();
                     nd.weight = pubs[i].1;
