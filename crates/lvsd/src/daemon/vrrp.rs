@@ -857,6 +857,9 @@ struct Io {
     fifos: Fifos,
     /// When the first gratuitous ARP/NA of the current drain went out.
     first_garp: Option<std::time::Instant>,
+    /// When the first advert, and the first VIP batch, of the current drain were done.
+    first_advert: Option<std::time::Instant>,
+    first_vips: Option<std::time::Instant>,
 }
 
 impl Io {
@@ -1000,6 +1003,8 @@ impl Io {
                 if let Err(e) = r {
                     warn!(interface = %interface, %dst, error = %e, "advert send failed");
                 }
+                self.first_advert
+                    .get_or_insert_with(std::time::Instant::now);
             }
             Action::AddVips {
                 instance,
@@ -1038,6 +1043,9 @@ impl Io {
                 }
                 if let (Some((routes, rules)), true) = (&extra, add) {
                     self.routes(instance, routes, rules, true);
+                }
+                if add {
+                    self.first_vips.get_or_insert_with(std::time::Instant::now);
                 }
             }
             Action::Gratuitous {
@@ -1222,6 +1230,8 @@ async fn run_engine(
         extras: std::mem::take(&mut s.extras),
         fifos: Fifos::open(&s.fifos),
         first_garp: None,
+        first_advert: None,
+        first_vips: None,
     };
     io.create_vmacs();
     for r in &s.static_routes {
@@ -1481,6 +1491,8 @@ fn drain_timed(
     decided_at: std::time::Instant,
 ) {
     io.first_garp = None;
+    io.first_advert = None;
+    io.first_vips = None;
     while let Some(a) = engine.poll_action() {
         io.execute(&a);
         match a {
@@ -1492,10 +1504,15 @@ fn drain_timed(
             } => {
                 let work_us = decided_at.elapsed().as_micros() as u64;
                 // Decision → advert, VIPs (and routes) configured, first GARP/NA sent.
-                let garp_us = io
-                    .first_garp
-                    .map(|t| t.saturating_duration_since(decided_at).as_micros() as u64);
-                info!(kind = ?kind, %name, %state, priority, work_us, garp_us, "VRRP state");
+                let since = |t: Option<std::time::Instant>| {
+                    t.map(|t| t.saturating_duration_since(decided_at).as_micros() as u64)
+                };
+                let (advert_us, vips_us, garp_us) = (
+                    since(io.first_advert),
+                    since(io.first_vips),
+                    since(io.first_garp),
+                );
+                info!(kind = ?kind, %name, %state, priority, work_us, advert_us, vips_us, garp_us, "VRRP state");
                 io.fifos
                     .write(&fifo_line(kind, &name, state.as_str(), priority));
                 let key = match kind {
