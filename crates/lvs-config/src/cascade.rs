@@ -55,7 +55,7 @@ pub(crate) fn analyze(kparent: &[usize], nodes: &[Node]) -> HashMap<usize, Lost>
                 continue;
             };
             if kparent[j] != tparent[j] && !is_value[j] {
-                lost.push((node.kw.text.clone(), node.span));
+                lost.push((node.kw.text.to_string(), node.span));
             }
         }
         let closes = match by_line.get(owner).copied().flatten() {
@@ -72,7 +72,7 @@ pub(crate) fn analyze(kparent: &[usize], nodes: &[Node]) -> HashMap<usize, Lost>
 
 fn index<'n>(nodes: &'n [Node], by_line: &mut [Option<&'n Node>]) {
     for n in nodes {
-        by_line[n.line_idx] = Some(n);
+        by_line[n.line_idx as usize] = Some(n);
         if let Some(b) = &n.block {
             index(b, by_line);
         }
@@ -89,9 +89,9 @@ fn walk(
     unknown: &mut Vec<(usize, usize, usize)>,
 ) {
     for n in nodes {
-        tparent[n.line_idx] = owner;
+        tparent[n.line_idx as usize] = owner;
         if ctx.is_none() {
-            is_value[n.line_idx] = true;
+            is_value[n.line_idx as usize] = true;
         }
         if let Some(body) = &n.block {
             let child = ctx.and_then(|c| opens(c, n.name()));
@@ -100,18 +100,25 @@ fn walk(
                 Some(Opens::Values) => None,
                 None => {
                     if ctx.is_some() && ctx != Some(Ctx::Opaque) && n.name() != "{" {
-                        unknown.push((n.line_idx, owner, last_line(n)));
+                        unknown.push((n.line_idx as usize, owner, last_line(n)));
                     }
                     None
                 }
             };
-            walk(body, n.line_idx, child_ctx, tparent, is_value, unknown);
+            walk(
+                body,
+                n.line_idx as usize,
+                child_ctx,
+                tparent,
+                is_value,
+                unknown,
+            );
         }
     }
 }
 
 fn last_line(n: &Node) -> usize {
-    let mut last = n.line_idx;
+    let mut last = n.line_idx as usize;
     if let Some(b) = &n.block {
         for c in b {
             last = last.max(last_line(c));

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::Severity;
 use crate::model::Span;
 use crate::source::Source;
+use crate::text::Text;
 use crate::Sink;
 
 /// Maximum nesting of `include`.
@@ -58,7 +59,7 @@ pub(crate) const SCRIPT_KEYWORDS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Word {
     /// Text with double quotes removed.
-    pub(crate) text: String,
+    pub(crate) text: Text,
     /// 1-based column.
     pub(crate) col: u32,
     /// Some part of the word was double-quoted (a quoted `{` is no brace).
@@ -73,7 +74,7 @@ pub(crate) struct Line {
     pub(crate) line: u32,
     /// For script keywords: the text after the keyword, unsplit and with
     /// quotes kept, so the command can be parsed with script quoting.
-    pub(crate) rest: Option<String>,
+    pub(crate) rest: Option<Box<str>>,
 }
 
 impl Line {
@@ -124,6 +125,9 @@ pub(crate) struct Reader<'a> {
     col0: u32,
     repeat_budget: usize,
     subst_budget: usize,
+    /// Scratch buffers of `tokenize` (kept between lines: no allocation per line).
+    word_buf: Vec<Word>,
+    char_buf: String,
 }
 
 impl<'a> Reader<'a> {
@@ -141,6 +145,8 @@ impl<'a> Reader<'a> {
             col0: 0,
             repeat_budget: MAX_REPEAT_TOTAL,
             subst_budget: MAX_SUBST_TOTAL,
+            word_buf: Vec::new(),
+            char_buf: String::new(),
         }
     }
 
@@ -246,22 +252,27 @@ impl<'a> Reader<'a> {
         if text.contains('\0') {
             text = std::borrow::Cow::Owned(text.replace('\0', ""));
         }
-        let mut phys = text
+        // Physical lines, read lazily (no list of them is kept). A final
+        // newline (or a final lone `\r`) ends the last line; it does not
+        // start an empty one.
+        let body: &str = match text.rfind('\n') {
+            Some(pos) if matches!(&text[pos + 1..], "" | "\r") => &text[..pos],
+            None if matches!(&*text, "" | "\r") => "",
+            _ => &text,
+        };
+        let no_lines = matches!(&*text, "" | "\r");
+        let mut phys = body
             .split('\n')
             .enumerate()
+            .filter(|_| !no_lines)
             .map(|(i, l)| Phys {
                 text: l.strip_suffix('\r').unwrap_or(l),
                 line: i as u32 + 1,
             })
-            .collect::<Vec<_>>();
-        // A final newline yields an empty last element; harmless.
-        if phys.last().is_some_and(|p| p.text.is_empty()) {
-            phys.pop();
-        }
-        let mut i = 0;
-        while i < phys.len() {
-            let lineno = phys[i].line;
-            let stripped = strip_comment(phys[i].text);
+            .peekable();
+        while let Some(cur) = phys.next() {
+            let lineno = cur.line;
+            let stripped = strip_comment(cur.text);
             if !self.warned_nbsp {
                 if let Some(pos) = stripped.chars().position(|c| c == '\u{a0}') {
                     self.warned_nbsp = true;
@@ -270,7 +281,7 @@ impl<'a> Reader<'a> {
                         "nbsp",
                         Some(Span {
                             file,
-                            line: phys[i].line,
+                            line: cur.line,
                             col: pos as u32 + 1,
                         }),
                         None,
@@ -280,7 +291,6 @@ impl<'a> Reader<'a> {
                 }
             }
             let trimmed = stripped.trim_matches(is_space);
-            i += 1;
             if trimmed.is_empty() {
                 continue;
             }
@@ -309,17 +319,16 @@ impl<'a> Reader<'a> {
             if let Some((name, value)) = parse_definition(trimmed) {
                 let mut value = value.to_string();
                 let multi = value.is_empty() || value == "\\";
-                if multi && i < phys.len() {
+                if multi && phys.peek().is_some() {
                     // Lines ending with `\` continue the value.
                     let mut parts: Vec<String> = Vec::new();
-                    if value == "\\" || (value.is_empty() && ends_with_backslash(phys[i].text)) {
-                        loop {
-                            if i >= phys.len() {
-                                break;
-                            }
-                            let l = strip_comment(phys[i].text);
+                    if value == "\\"
+                        || (value.is_empty()
+                            && phys.peek().is_some_and(|p| ends_with_backslash(p.text)))
+                    {
+                        while let Some(next) = phys.next() {
+                            let l = strip_comment(next.text);
                             let l = l.trim_end_matches(is_space);
-                            i += 1;
                             if let Some(body) = l.strip_suffix('\\') {
                                 parts.push(body.to_string());
                             } else {
@@ -771,8 +780,10 @@ impl<'a> Reader<'a> {
 
     /// Split a line into words and brace lines.
     fn tokenize(&mut self, file: u32, lineno: u32, text: &str, col0: u32, sink: &mut Sink) {
-        let mut words: Vec<Word> = Vec::new();
-        let mut cur = String::new();
+        let mut words: Vec<Word> = std::mem::take(&mut self.word_buf);
+        words.clear();
+        let mut cur = std::mem::take(&mut self.char_buf);
+        cur.clear();
         let mut cur_col = 0u32;
         let mut cur_quoted = false;
         let mut in_word = false;
@@ -783,17 +794,21 @@ impl<'a> Reader<'a> {
         let mut rest_start: Option<usize> = None;
         let mut byte = 0usize;
         let mut segment_first_end: Option<usize> = None;
-        let flush_line = |this: &mut Self, words: &mut Vec<Word>, rest: Option<String>| {
+        let flush_line = |this: &mut Self, words: &mut Vec<Word>, rest: Option<Box<str>>| {
             if !words.is_empty() {
+                // Exact capacity (a Vec grows to 4 at its first push); the
+                // scratch vector keeps its buffer for the next line.
+                let mut exact = Vec::with_capacity(words.len());
+                exact.append(words);
                 this.lines.push(Line {
-                    words: std::mem::take(words),
+                    words: exact,
                     file,
                     line: lineno,
                     rest,
                 });
             }
         };
-        let mut segments_rest: Option<String>;
+        let mut segments_rest: Option<Box<str>>;
         while let Some(c) = chars.next() {
             col += 1;
             let clen = c.len_utf8();
@@ -839,7 +854,7 @@ impl<'a> Reader<'a> {
                 flush_line(self, &mut words, segments_rest);
                 self.lines.push(Line {
                     words: vec![Word {
-                        text: c.to_string(),
+                        text: Text::from(c),
                         col,
                         quoted: false,
                     }],
@@ -891,7 +906,7 @@ impl<'a> Reader<'a> {
         }
         if in_word {
             words.push(Word {
-                text: cur,
+                text: take_exact(&mut cur),
                 col: cur_col,
                 quoted: cur_quoted,
             });
@@ -901,6 +916,8 @@ impl<'a> Reader<'a> {
         }
         segments_rest = self.rest_for(&words, text, segment_first_end, rest_start, byte);
         flush_line(self, &mut words, segments_rest);
+        self.word_buf = words;
+        self.char_buf = cur;
     }
 
     fn rest_for(
@@ -910,14 +927,14 @@ impl<'a> Reader<'a> {
         first_end: Option<usize>,
         _seg_start: Option<usize>,
         end: usize,
-    ) -> Option<String> {
+    ) -> Option<Box<str>> {
         let first = words.first()?;
         if first.quoted || !SCRIPT_KEYWORDS.contains(&first.text.as_str()) {
             return None;
         }
         let start = first_end?;
         text.get(start..end)
-            .map(|s| s.trim_matches(is_space).to_string())
+            .map(|s| s.trim_matches(is_space).into())
     }
 }
 
@@ -939,9 +956,9 @@ fn normalize(p: &Path) -> String {
     out.display().to_string()
 }
 
-/// Move the word out with an exact-size allocation, keeping the buffer.
-fn take_exact(cur: &mut String) -> String {
-    let t = String::from(cur.as_str());
+/// Take the word out (inline when short), keeping the buffer.
+fn take_exact(cur: &mut String) -> Text {
+    let t = Text::from(cur.as_str());
     cur.clear();
     t
 }
@@ -1075,7 +1092,7 @@ mod tests {
         let lines = r
             .lines
             .iter()
-            .map(|l| l.words.iter().map(|w| w.text.clone()).collect())
+            .map(|l| l.words.iter().map(|w| w.text.to_string()).collect())
             .collect();
         (lines, sink)
     }

@@ -28,6 +28,7 @@ mod lower;
 pub mod model;
 mod schema;
 mod source;
+mod text;
 mod tree;
 mod values;
 

@@ -336,7 +336,7 @@ fn pair(a: &Loaded, b: &Loaded, out: &mut Vec<Diagnostic>) {
             let vips = |v: &VrrpInstance| {
                 v.virtual_ipaddress
                     .iter()
-                    .map(|x| x.text.clone())
+                    .map(|x| x.text.to_string())
                     .collect::<BTreeSet<_>>()
             };
             let (xa, xb) = (vips(va), vips(vb));

@@ -203,8 +203,8 @@ pub(crate) struct Lower<'s, 'l> {
 }
 
 fn raw_line(n: &Node) -> RawLine {
-    let mut words = vec![n.kw.text.clone()];
-    words.extend(n.args.iter().map(|w| w.text.clone()));
+    let mut words = vec![n.kw.text.to_string()];
+    words.extend(n.args.iter().map(|w| w.text.to_string()));
     RawLine {
         words,
         span: n.span,
@@ -213,8 +213,8 @@ fn raw_line(n: &Node) -> RawLine {
 
 pub(crate) fn raw_block(n: &Node) -> RawBlock {
     RawBlock {
-        keyword: n.kw.text.clone(),
-        args: n.args.iter().map(|w| w.text.clone()).collect(),
+        keyword: n.kw.text.to_string(),
+        args: n.args.iter().map(|w| w.text.to_string()).collect(),
         body: n.block.as_ref().map(|b| b.iter().map(raw_block).collect()),
         span: n.span,
     }
@@ -360,7 +360,7 @@ impl Lower<'_, '_> {
         msg: String,
         hint: Option<String>,
     ) {
-        let kw = n.kw.text.clone();
+        let kw = n.kw.text.to_string();
         self.push(Severity::Warning, code, span, Some(&kw), msg, hint);
     }
 
@@ -376,19 +376,19 @@ impl Lower<'_, '_> {
     }
 
     pub(crate) fn note(&mut self, code: &'static str, n: &Node, msg: String, hint: Option<String>) {
-        let kw = n.kw.text.clone();
+        let kw = n.kw.text.to_string();
         self.push(Severity::Note, code, n.span, Some(&kw), msg, hint);
     }
 
     /// An invalid value: error at the argument.
     pub(crate) fn invalid(&mut self, n: &Node, idx: usize, msg: String) {
-        let kw = n.kw.text.clone();
+        let kw = n.kw.text.to_string();
         let span = n.arg_span(idx);
         self.push(Severity::Error, "invalid-value", span, Some(&kw), msg, None);
     }
 
     pub(crate) fn obsolete_note(&mut self, n: &Node, why: &str) {
-        let kw = n.kw.text.clone();
+        let kw = n.kw.text.to_string();
         self.push(
             Severity::Warning,
             "obsolete-keyword",
@@ -401,7 +401,7 @@ impl Lower<'_, '_> {
 
     /// An unknown keyword (or block) in `ctx`.
     pub(crate) fn unknown(&mut self, n: &Node, ctx: &str) {
-        let kw = n.kw.text.clone();
+        let kw = n.kw.text.to_string();
         if kw.starts_with("//") {
             self.push(
                 Severity::Warning,
@@ -433,7 +433,11 @@ impl Lower<'_, '_> {
             }
         });
         if n.block.is_some() {
-            let lost = self.lost.get(&n.line_idx).cloned().unwrap_or_default();
+            let lost = self
+                .lost
+                .get(&(n.line_idx as usize))
+                .cloned()
+                .unwrap_or_default();
             let msg = if lost.closes.is_empty() {
                 format!(
                     "unknown block '{}' at {ctx}: keepalived ignores its '{{' and reads its contents as {ctx} keywords; lvsd skips the block",
@@ -489,7 +493,7 @@ impl Lower<'_, '_> {
         match &n.block {
             Some(b) => Some(b),
             None => {
-                let kw = n.kw.text.clone();
+                let kw = n.kw.text.to_string();
                 self.push(
                     Severity::Error,
                     "missing-open-brace",
@@ -506,7 +510,7 @@ impl Lower<'_, '_> {
     /// A plain keyword must not open a block.
     pub(crate) fn no_block(&mut self, n: &Node) {
         if n.block.is_some() {
-            let kw = n.kw.text.clone();
+            let kw = n.kw.text.to_string();
             self.push(
                 Severity::Error,
                 "unexpected-block",
@@ -521,7 +525,7 @@ impl Lower<'_, '_> {
     /// Warn about extra words after `max` arguments (keepalived ignores them silently).
     pub(crate) fn extra(&mut self, n: &Node, max: usize) {
         if n.args.len() > max {
-            let kw = n.kw.text.clone();
+            let kw = n.kw.text.to_string();
             let w = &n.args[max];
             let span = n.arg_span(max);
             if w.text.starts_with("//") {
@@ -553,7 +557,7 @@ impl Lower<'_, '_> {
         match n.arg(0) {
             Some(a) => Some(a),
             None => {
-                let kw = n.kw.text.clone();
+                let kw = n.kw.text.to_string();
                 self.push(
                     Severity::Error,
                     "missing-parameter",
@@ -679,13 +683,13 @@ impl Lower<'_, '_> {
     /// A script keyword: command (script quoting) and optional user/group.
     pub(crate) fn script(&mut self, n: &Node) -> Option<Script> {
         self.no_block(n);
-        let kw = n.kw.text.clone();
+        let kw = n.kw.text.to_string();
         let rest = match &n.rest {
-            Some(r) => r.clone(),
+            Some(r) => r.to_string(),
             None => n
                 .args
                 .iter()
-                .map(|w| w.text.clone())
+                .map(|w| w.text.to_string())
                 .collect::<Vec<_>>()
                 .join(" "),
         };
@@ -718,7 +722,7 @@ impl Lower<'_, '_> {
             let user = words.get(1).map(|u| {
                 let (user, g) = match u.text.split_once(':') {
                     Some((a, b)) => (a.to_string(), Some(b.to_string()).filter(|g| !g.is_empty())),
-                    None => (u.text.clone(), None),
+                    None => (u.text.to_string(), None),
                 };
                 ScriptUser {
                     user,
@@ -739,9 +743,9 @@ impl Lower<'_, '_> {
                     None,
                 );
             }
-            (words[0].text.clone(), args, user)
+            (words[0].text.to_string(), args, user)
         } else {
-            let args: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+            let args: Vec<String> = words.iter().map(|w| w.text.to_string()).collect();
             (args.join(" "), args, None)
         };
         if args.is_empty() || args[0].is_empty() {
@@ -775,7 +779,7 @@ impl Lower<'_, '_> {
                 continue;
             }
             let mut t = TrackRef {
-                name: e.kw.text.clone(),
+                name: e.kw.text.to_string(),
                 weight: None,
                 reverse: false,
                 span: e.span,
@@ -825,7 +829,7 @@ impl Lower<'_, '_> {
         if e.block.is_some() {
             self.no_block(e);
         }
-        let text = e.kw.text.clone();
+        let text = e.kw.text.to_string();
         let (addr, prefix) = match parse_cidr(&text) {
             Ok(v) => v,
             Err(msg) => {
@@ -999,7 +1003,7 @@ impl Lower<'_, '_> {
         };
         for e in body {
             match e.name() {
-                "process" => t.process = e.args.iter().map(|w| w.text.clone()).collect(),
+                "process" => t.process = e.args.iter().map(|w| w.text.to_string()).collect(),
                 "weight" => {
                     if let Some(w) = e.arg(0).map(|w| parse_int(w, -254, 254)) {
                         match w {
@@ -1023,7 +1027,7 @@ impl Lower<'_, '_> {
         match n.arg(0) {
             Some(a) => {
                 if n.args.len() > 1 {
-                    let kw = n.kw.text.clone();
+                    let kw = n.kw.text.to_string();
                     self.push(
                         Severity::Warning,
                         "extra-arguments",
@@ -1036,7 +1040,7 @@ impl Lower<'_, '_> {
                 Some(a.to_string())
             }
             None => {
-                let kw = n.kw.text.clone();
+                let kw = n.kw.text.to_string();
                 self.push(
                     Severity::Error,
                     "missing-parameter",

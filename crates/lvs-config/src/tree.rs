@@ -18,10 +18,10 @@ const MAX_DEPTH: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Node {
     /// Index of the keyword's line in the reader's line list.
-    pub(crate) line_idx: usize,
+    pub(crate) line_idx: u32,
     pub(crate) kw: Word,
     pub(crate) args: Vec<Word>,
-    pub(crate) rest: Option<String>,
+    pub(crate) rest: Option<Box<str>>,
     pub(crate) span: Span,
     pub(crate) block: Option<Vec<Node>>,
 }
@@ -55,7 +55,8 @@ pub(crate) fn build(mut lines: Vec<Line>, sink: &mut Sink) -> Vec<Node> {
         let l = &lines[i];
         if l.is_close() {
             if stack.len() > 1 {
-                let (body, _) = stack.pop().expect("len > 1");
+                let (mut body, _) = stack.pop().expect("len > 1");
+                body.shrink_to_fit();
                 let parent = &mut stack.last_mut().expect("non-empty").0;
                 if let Some(last) = parent.last_mut() {
                     last.block = Some(body);
@@ -91,7 +92,7 @@ pub(crate) fn build(mut lines: Vec<Line>, sink: &mut Sink) -> Vec<Node> {
             );
             let top = &mut stack.last_mut().expect("non-empty").0;
             top.push(Node {
-                line_idx: i,
+                line_idx: i as u32,
                 kw: l.words[0].clone(),
                 args: Vec::new(),
                 rest: None,
@@ -108,7 +109,7 @@ pub(crate) fn build(mut lines: Vec<Line>, sink: &mut Sink) -> Vec<Node> {
         let mut args = std::mem::take(&mut l.words);
         let kw = args.remove(0);
         let node = Node {
-            line_idx: i,
+            line_idx: i as u32,
             kw,
             args,
             rest: l.rest.take(),
@@ -160,7 +161,7 @@ pub(crate) fn build(mut lines: Vec<Line>, sink: &mut Sink) -> Vec<Node> {
     while stack.len() > 1 {
         let (body, open) = stack.pop().expect("len > 1");
         let parent = &mut stack.last_mut().expect("non-empty").0;
-        let kw = parent.last().map(|n| n.kw.text.clone());
+        let kw = parent.last().map(|n| n.kw.text.to_string());
         sink.push(
             Severity::Error,
             "missing-close-brace",

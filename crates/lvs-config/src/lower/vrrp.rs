@@ -228,9 +228,9 @@ impl Lower<'_, '_> {
                     let mut u = UseVmac::default();
                     for a in &e.args {
                         if a.text.matches(':').count() == 5 {
-                            u.mac = Some(a.text.clone());
+                            u.mac = Some(a.text.to_string());
                         } else if u.name.is_none() {
-                            u.name = Some(a.text.clone());
+                            u.name = Some(a.text.to_string());
                         }
                     }
                     v.use_vmac = Some(u);
@@ -321,7 +321,7 @@ impl Lower<'_, '_> {
         if let Some(first) = v.virtual_ipaddress.first().map(|a| a.addr.is_ipv4()) {
             for a in &v.virtual_ipaddress {
                 if a.addr.is_ipv4() != first {
-                    let t = a.text.clone();
+                    let t = a.text.to_string();
                     self.push(
                         crate::Severity::Error,
                         "vip-family",
@@ -414,7 +414,7 @@ impl Lower<'_, '_> {
 
     fn unicast_peer(&mut self, p: &Node, out: &mut Vec<UnicastPeer>) {
         let Some(addr) = parse_ip(&p.kw.text) else {
-            let t = p.kw.text.clone();
+            let t = p.kw.text.to_string();
             self.push(
                 crate::Severity::Error,
                 "invalid-address",
@@ -433,7 +433,7 @@ impl Lower<'_, '_> {
         };
         let mut i = 0;
         while i < p.args.len() {
-            let w = p.args[i].text.clone();
+            let w = p.args[i].text.to_string();
             match w.as_str() {
                 "min_ttl" | "max_ttl" => {
                     match p.arg(i + 1).map(|x| parse_int(x, 0, 255)) {

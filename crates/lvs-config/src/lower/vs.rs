@@ -645,7 +645,7 @@ impl Lower<'_, '_> {
                     ),
                     _ => None,
                 };
-                let kw = e.kw.text.clone();
+                let kw = e.kw.text.to_string();
                 self.push(
                     Severity::Error,
                     "invalid-value",
@@ -800,6 +800,9 @@ impl Lower<'_, '_> {
                 rs.checkers.push(c);
             }
         }
+        // A Vec grows to 4 elements at its first push; most real servers
+        // have one checker, and a checker is a few hundred bytes.
+        rs.checkers.shrink_to_fit();
         Some(rs)
     }
 
@@ -1139,7 +1142,7 @@ impl Lower<'_, '_> {
                                 max: b as u16,
                             }),
                             _ => {
-                                let t = w.text.clone();
+                                let t = w.text.to_string();
                                 self.invalid(
                                     e,
                                     i,
