@@ -326,7 +326,7 @@ impl<'a> Reader<'a> {
                         || (value.is_empty()
                             && phys.peek().is_some_and(|p| ends_with_backslash(p.text)))
                     {
-                        while let Some(next) = phys.next() {
+                        for next in phys.by_ref() {
                             let l = strip_comment(next.text);
                             let l = l.trim_end_matches(is_space);
                             if let Some(body) = l.strip_suffix('\\') {
