@@ -1077,6 +1077,7 @@ impl Engine {
                 let eff = inst.effective_priority;
                 if adv.priority == 0 {
                     // The master is leaving: take over after Skew_Time.
+                    info!(instance = %inst.cfg.name, from = %adv.src, "master left (priority 0 advert); taking over after Skew_Time");
                     let at = now + inst.skew_time();
                     inst.timers.set(Timer::MasterDown, at);
                     inst.last_master = None;

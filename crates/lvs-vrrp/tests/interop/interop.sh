@@ -192,8 +192,15 @@ run_case() {
   stop "$high" TERM
   local skew_base=$adv_ms; [ "$ver" = 2 ] && skew_base=1000
   down_ms=$(( 3 * adv_ms + (256 - 100) * skew_base / 256 ))
-  if [ "$ms" -ge 0 ] && [ "$ms" -lt $(( down_ms / 2 )) ]; then
-    ok "$name: SIGTERM → priority-0 handover in ${ms} ms (Master_Down_Interval ${down_ms} ms)"
+  # When keepalived is the master being stopped, the span includes keepalived's own shutdown
+  # before its priority-0 advert (close to a second on a loaded host); lvsd's log then proves
+  # it took over on that advert (Skew_Time), not on Master_Down_Interval.
+  local bound=$(( down_ms / 2 )) via=""
+  if [ "$high" = b ] && grep -q "master left (priority 0 advert)" "$W/a.log"; then
+    bound=$down_ms via=" (lvsd logged the priority-0 advert)"
+  fi
+  if [ "$ms" -ge 0 ] && [ "$ms" -lt "$bound" ]; then
+    ok "$name: SIGTERM → priority-0 handover in ${ms} ms (Master_Down_Interval ${down_ms} ms)$via"
   else
     bad "$name: SIGTERM handover ${ms} ms (Master_Down_Interval ${down_ms} ms), owners=$(owners $vip)"
   fi
