@@ -29,7 +29,8 @@ pub struct SyncSocketCfg {
     pub port: u16,
     /// Multicast TTL / hop limit (default 1).
     pub ttl: u8,
-    /// `sync_sock_size`: SO_SNDBUF (master) / SO_RCVBUF (backup); 0 = system default.
+    /// `sync_sock_size`: SO_SNDBUF (master) / SO_RCVBUF (backup); 0 = system default. With
+    /// CAP_NET_ADMIN the size is forced past `net.core.{w,r}mem_max` (`SO_*BUFFORCE`).
     pub sock_size: usize,
 }
 
@@ -271,8 +272,13 @@ pub fn open_master(cfg: &SyncSocketCfg) -> io::Result<UdpSocket> {
         }
     }
     if cfg.sock_size > 0 {
-        let v = cfg.sock_size as libc::c_int;
-        setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &v, "SO_SNDBUF")?;
+        buf_size(
+            fd,
+            cfg.sock_size,
+            libc::SO_SNDBUFFORCE,
+            libc::SO_SNDBUF,
+            "SO_SNDBUF",
+        )?;
     }
     let scope = if cfg.group.is_ipv6() { ifindex } else { 0 };
     let dst = match cfg.group {
@@ -281,6 +287,14 @@ pub fn open_master(cfg: &SyncSocketCfg) -> io::Result<UdpSocket> {
     };
     connect(fd, dst)?;
     Ok(UdpSocket::from(sock))
+}
+
+/// Sets a socket buffer size: the forcing option first (root), else the plain one (capped by
+/// the `*mem_max` sysctl).
+fn buf_size(fd: RawFd, size: usize, force: i32, plain: i32, op: &str) -> io::Result<()> {
+    let v = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    setsockopt(fd, libc::SOL_SOCKET, force, &v, op)
+        .or_else(|_| setsockopt(fd, libc::SOL_SOCKET, plain, &v, op))
 }
 
 /// Open the backup's receiving socket, joined to the group on the interface.
@@ -298,8 +312,13 @@ pub fn open_backup(cfg: &SyncSocketCfg) -> io::Result<UdpSocket> {
     )?;
     bind_device(fd, &cfg.ifname)?;
     if cfg.sock_size > 0 {
-        let v = cfg.sock_size as libc::c_int;
-        setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &v, "SO_RCVBUF")?;
+        buf_size(
+            fd,
+            cfg.sock_size,
+            libc::SO_RCVBUFFORCE,
+            libc::SO_RCVBUF,
+            "SO_RCVBUF",
+        )?;
     }
     match cfg.group {
         IpAddr::V4(g) => {
@@ -351,5 +370,34 @@ mod tests {
         assert!(if_index("lo").unwrap() > 0);
         assert_eq!(if_ipv4("lo").unwrap(), Some(Ipv4Addr::LOCALHOST));
         assert!(if_index("no-such-if0").is_err());
+    }
+
+    /// A burst of sync messages (lvsd's master sends a table scan at once) must fit the backup's
+    /// receive buffer: as root the size is forced past net.core.rmem_max.
+    #[test]
+    fn buffer_size_is_forced_as_root() {
+        let sock = udp_socket(&IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
+        let fd = sock.as_raw_fd();
+        let want = 16 << 20;
+        buf_size(fd, want, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, "SO_RCVBUF").unwrap();
+        let mut got: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `got` and `len` are live locals of the sizes passed.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &mut got as *mut libc::c_int as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            assert!(got as usize >= want, "SO_RCVBUF {got} < {want}");
+        } else {
+            assert!(got > 0);
+        }
     }
 }
