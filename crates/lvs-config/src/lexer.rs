@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::Severity;
 use crate::model::Span;
 use crate::source::Source;
-use crate::text::Text;
+use crate::text::{Interner, Text};
 use crate::Sink;
 
 /// Maximum nesting of `include`.
@@ -128,6 +128,8 @@ pub(crate) struct Reader<'a> {
     /// Scratch buffers of `tokenize` (kept between lines: no allocation per line).
     word_buf: Vec<Word>,
     char_buf: String,
+    /// Word texts of this load (one allocation per distinct word).
+    words: Interner,
 }
 
 impl<'a> Reader<'a> {
@@ -147,6 +149,7 @@ impl<'a> Reader<'a> {
             subst_budget: MAX_SUBST_TOTAL,
             word_buf: Vec::new(),
             char_buf: String::new(),
+            words: Interner::default(),
         }
     }
 
@@ -273,7 +276,8 @@ impl<'a> Reader<'a> {
         while let Some(cur) = phys.next() {
             let lineno = cur.line;
             let stripped = strip_comment(cur.text);
-            if !self.warned_nbsp {
+            // U+00A0 is C2 A0 in UTF-8: look for the byte first (memchr).
+            if !self.warned_nbsp && stripped.as_bytes().contains(&0xc2) {
                 if let Some(pos) = stripped.chars().position(|c| c == '\u{a0}') {
                     self.warned_nbsp = true;
                     sink.push(
@@ -809,6 +813,9 @@ impl<'a> Reader<'a> {
             }
         };
         let mut segments_rest: Option<Box<str>>;
+        // The current word is `text[word_start..]` while `simple`, else `cur`.
+        let mut simple = true;
+        let mut word_start = 0usize;
         while let Some(c) = chars.next() {
             col += 1;
             let clen = c.len_utf8();
@@ -824,7 +831,7 @@ impl<'a> Reader<'a> {
             if is_space(c) {
                 if in_word {
                     words.push(Word {
-                        text: take_exact(&mut cur),
+                        text: word_text(&mut self.words, text, &mut cur, simple, word_start, byte),
                         col: cur_col,
                         quoted: cur_quoted,
                     });
@@ -840,7 +847,7 @@ impl<'a> Reader<'a> {
             if c == '{' || c == '}' {
                 if in_word {
                     words.push(Word {
-                        text: take_exact(&mut cur),
+                        text: word_text(&mut self.words, text, &mut cur, simple, word_start, byte),
                         col: cur_col,
                         quoted: cur_quoted,
                     });
@@ -854,7 +861,7 @@ impl<'a> Reader<'a> {
                 flush_line(self, &mut words, segments_rest);
                 self.lines.push(Line {
                     words: vec![Word {
-                        text: Text::from(c),
+                        text: self.words.intern(if c == '{' { "{" } else { "}" }),
                         col,
                         quoted: false,
                     }],
@@ -870,10 +877,19 @@ impl<'a> Reader<'a> {
             if !in_word {
                 in_word = true;
                 cur_col = col;
+                // Until a quote or an escape, the word is a slice of `text`
+                // and nothing is copied.
+                simple = true;
+                word_start = byte;
+                cur.clear();
             }
             if c == '\\' {
                 if let Some(&n) = chars.peek() {
                     if n == '#' || n == '!' {
+                        if simple {
+                            simple = false;
+                            cur.push_str(&text[word_start..byte]);
+                        }
                         cur.push(n);
                         chars.next();
                         col += 1;
@@ -881,11 +897,17 @@ impl<'a> Reader<'a> {
                         continue;
                     }
                 }
-                cur.push(c);
+                if !simple {
+                    cur.push(c);
+                }
             } else if c == '"' {
+                if simple {
+                    simple = false;
+                    cur.push_str(&text[word_start..byte]);
+                }
                 in_quote = true;
                 cur_quoted = true;
-            } else {
+            } else if !simple {
                 cur.push(c);
             }
             byte += clen;
@@ -906,7 +928,7 @@ impl<'a> Reader<'a> {
         }
         if in_word {
             words.push(Word {
-                text: take_exact(&mut cur),
+                text: word_text(&mut self.words, text, &mut cur, simple, word_start, byte),
                 col: cur_col,
                 quoted: cur_quoted,
             });
@@ -929,7 +951,12 @@ impl<'a> Reader<'a> {
         end: usize,
     ) -> Option<Box<str>> {
         let first = words.first()?;
-        if first.quoted || !SCRIPT_KEYWORDS.contains(&first.text.as_str()) {
+        // Every script keyword starts with one of these letters.
+        let may_be_script = matches!(
+            first.text.as_bytes().first(),
+            Some(b'l' | b'm' | b'n' | b'q' | b's' | b'v')
+        );
+        if first.quoted || !may_be_script || !SCRIPT_KEYWORDS.contains(&first.text.as_str()) {
             return None;
         }
         let start = first_end?;
@@ -956,11 +983,23 @@ fn normalize(p: &Path) -> String {
     out.display().to_string()
 }
 
-/// Take the word out (inline when short), keeping the buffer.
-fn take_exact(cur: &mut String) -> Text {
-    let t = Text::from(cur.as_str());
-    cur.clear();
-    t
+/// The finished word: a slice of the line when it had no quote or escape,
+/// else the unquoted text built in `cur` (cleared, keeping its buffer).
+fn word_text(
+    words: &mut Interner,
+    text: &str,
+    cur: &mut String,
+    simple: bool,
+    start: usize,
+    end: usize,
+) -> Text {
+    if simple {
+        words.intern(&text[start..end])
+    } else {
+        let t = words.intern(cur);
+        cur.clear();
+        t
+    }
 }
 
 /// keepalived's white space, plus NBSP (which lvsd tolerates with a warning).
@@ -1188,6 +1227,19 @@ mod tests {
         assert_eq!(words, vec!["a", "b", "last"]);
         assert!(sink.diags.iter().any(|d| d.code == "include-loop"));
         assert_eq!(r.files.len(), 3);
+    }
+
+    #[test]
+    fn script_keyword_precheck_covers_every_script_keyword() {
+        for k in SCRIPT_KEYWORDS {
+            assert!(
+                matches!(
+                    k.as_bytes().first(),
+                    Some(b'l' | b'm' | b'n' | b'q' | b's' | b'v')
+                ),
+                "{k}: extend the first-letter check in rest_for"
+            );
+        }
     }
 
     #[test]
