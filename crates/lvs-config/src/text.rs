@@ -148,7 +148,7 @@ mod tests {
             "ünïcödé wörds, long or short",
         ] {
             let a = i.intern(s);
-            let b = i.intern(&s.to_string());
+            let b = i.intern(&s.chars().collect::<String>());
             assert!(Rc::ptr_eq(&a.0, &b.0));
             assert_eq!(a.as_str(), s);
             assert_eq!(a, s);
