@@ -81,8 +81,8 @@ d=$(awk -v a="$K" -v b="$first" 'BEGIN{printf "%.2f", b - a}')
 # sync threshold (3 packets). From the first request through dir2 on, none may fail.
 nf=$(fails_between "$first" 99999)
 [ "$nf" = 0 ] || fail "$nf requests failed after the first one through dir2"
-# Every request started 0.5 s (ARP update) after dir2's takeover went through dir2.
-late=$(awk -v t="$(awk -v a="$K" -v d="$dm" 'BEGIN{print a + d + 0.5}')" '$1 >= t && $3 != 2' $R/load | wc -l)
+# Every request started 1 s (ARP update) after dir2's takeover went through dir2.
+late=$(awk -v t="$(awk -v a="$K" -v d="$dm" 'BEGIN{print a + d + 1}')" '$1 >= t && $3 != 2' $R/load | wc -l)
 [ "$late" = 0 ] || fail "$late requests after dir2's takeover did not go through dir2"
 others=$(load_after "$K" | awk -v r="$(rs_of "$D100")" '$2 != r && $2 != "FAIL"' | wc -l)
 [ "$others" = 0 ] || fail "$others requests of the persistent client .100 left $D100 after the failover"
