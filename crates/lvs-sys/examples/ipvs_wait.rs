@@ -9,8 +9,9 @@
 //! The clock starts right before the signal is sent / the command is spawned. Polling is one
 //! `IPVS_CMD_GET_DEST` dump of that single service (cheap whatever the table size), so a
 //! helper polling every 2 ms barely disturbs what it measures. Prints
-//! `visible_ms=… exit_ms=… status=… pid=…` (`exit_ms` when the spawned command exited first or within
-//! the timeout; `--after-exit` keeps waiting for the command to exit after the weight appeared).
+//! `visible_ms=… exit_ms=… status=… pid=…` (`exit_ms` when the spawned command exited first or
+//! within the timeout; `--after-exit` keeps waiting for the command to exit after the weight
+//! appeared).
 
 use std::net::SocketAddr;
 use std::process::{Child, Command};
@@ -81,8 +82,11 @@ fn main() {
         }
     } else {
         child = Some(
+            // The command's output goes to our stderr: our stdout carries only the result
+            // line (a daemon holding it open would keep `$(ipvs_wait …)` waiting forever).
             Command::new(&cmd[0])
                 .args(&cmd[1..])
+                .stdout(std::io::stderr())
                 .spawn()
                 .unwrap_or_else(|e| {
                     eprintln!("ipvs_wait: {}: {e}", cmd[0]);

@@ -1,0 +1,60 @@
+# Guest side of bench/checkers-vm/run.sh: the same checker config run by lvsd and by keepalived's
+# checker process, one after the other, against local servers (bench_servers on 127.x.y.z).
+# Results: $OUT/results.tsv (name, CPU % of one core, RSS KiB, TCP probes/s, HTTP probes/s).
+. /vm/lib.sh
+read N_TCP N_HTTP SECS WARM WHAT < /payload/params
+C=/payload/checkers.conf
+R=$OUT/results.tsv; : > $R; fail=0
+ulimit -n 65536
+/sbin/ip link set lo up
+vm_load_ipvs || die "no ip_vs"
+echo "bench: $N_TCP TCP_CHECK + $N_HTTP HTTP_GET, delay_loop 1; warm-up ${WARM}s, measure ${SECS}s; $(nproc) vCPU"
+/usr/local/bin/bench_servers 8000 8080 /tmp/counts & SPID=$!
+sleep 2
+ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+# measure NAME PID: CPU (utime+stime, USER_HZ 100) over SECS, VmRSS at the end, probe rates
+# seen by the servers.
+measure() {
+  [ -d /proc/$2 ] || { echo "FAIL: $1: process $2 is gone"; fail=1; return; }
+  set -- "$1" "$2" $(cat /tmp/counts)
+  c0=$(ticks $2); s0=$(now); sv0=$(ticks $SPID)
+  tcp0=$4; http0=$6
+  sleep $SECS
+  set -- "$1" "$2" $(cat /tmp/counts)
+  c1=$(ticks $2); s1=$(now); sv1=$(ticks $SPID)
+  rss=$(awk '/^VmRSS/ {print $2}' /proc/$2/status); hwm=$(awk '/^VmHWM/ {print $2}' /proc/$2/status)
+  line=$(awk -v n="$1" -v c0=$c0 -v c1=$c1 -v s0=$s0 -v s1=$s1 -v t0=$tcp0 -v t1=$4 -v h0=$http0 -v h1=$6 \
+    -v rss=$rss -v hwm=$hwm -v v0=$sv0 -v v1=$sv1 'BEGIN { d = s1 - s0
+      printf "%s\t%.1f\t%d\t%d\t%.0f\t%.0f\t%.1f\n", n, 100 * (c1 - c0) / 100 / d, rss, hwm, (t1 - t0) / d, (h1 - h0) / d, 100 * (v1 - v0) / 100 / d }')
+  echo "$line" >> $R
+  echo "$line" | awk -F'\t' '{ printf "%s: CPU %s %% of one core, RSS %.1f MiB (peak %.1f), probes/s seen by the servers: TCP %s HTTP %s (servers %s %%)\n", $1, $2, $3 / 1024, $4 / 1024, $5, $6, $7 }'
+}
+stop() { kill -TERM $1 2>/dev/null; t=0; while kill -0 $1 2>/dev/null && [ $t -lt 120 ]; do sleep 1; t=$((t + 1)); done; }
+
+for what in $WHAT; do
+  /sbin/ipvsadm -C
+  case $what in
+  lvsd-none|lvsd-kernel)
+    dp=${what#lvsd-}
+    /usr/local/bin/lvsd run -C -n -l -f $C --dataplane $dp --control-socket /tmp/lvsd.sock -p /tmp/lvsd.pid \
+      > $OUT/$what.log 2>&1 & P=$!
+    sleep $WARM
+    measure $what $P
+    /usr/local/bin/lvsd status --json --control-socket /tmp/lvsd.sock > $OUT/$what-status.json 2>&1
+    awk '/"alive": true/ {a++} /"alive": false/ {d++} END {print "'$what': real servers alive " a + 0 ", down " d + 0}' $OUT/$what-status.json
+    stop $P ;;
+  keepalived)
+    rm -f /tmp/k.pid /tmp/kc.pid /tmp/kv.pid
+    /sbin/keepalived -C -n -l -f $C -p /tmp/k.pid -c /tmp/kc.pid -r /tmp/kv.pid > $OUT/keepalived.log 2>&1 & P=$!
+    sleep $WARM
+    KC=$(cat /tmp/kc.pid 2>/dev/null)
+    [ -n "$KC" ] || { echo "FAIL: keepalived: no checker process"; fail=1; continue; }
+    measure keepalived-checker $KC
+    echo "keepalived: ipvsadm shows $(/sbin/ipvsadm -Ln | grep -c -- '-> 127.') real servers"
+    stop $P ;;
+  esac
+  sleep 3
+done
+kill $SPID
+echo "results:"; cat $R
+exit $fail
