@@ -340,3 +340,25 @@ fn unsafe_script_is_an_error_with_enable_script_security() {
     assert!(out.contains("err.conf:10:3: error"), "{out}");
     assert!(out.contains("disabled at start and reload"), "{out}");
 }
+
+#[test]
+fn route_entries_lvsd_cannot_install_are_reported_with_file_line() {
+    let s = Scratch::new("routes");
+    std::fs::write(
+        s.0.join("r.conf"),
+        "static_routes {\n  192.168.2.0/24 via 192.168.1.100 dev eth0\n  192.168.100.0/24 table 6909 nexthop via 192.168.101.1 dev wlan0 weight 1\n}\nvrrp_instance VI_1 {\n  interface lo\n  virtual_router_id 9\n  virtual_ipaddress {\n    10.9.9.9/24\n  }\n  virtual_rules {\n    from 10.9.9.9/32 table 7 priority 100\n    from 10.9.9.9/32\n  }\n}\n",
+    )
+    .unwrap();
+    let o = lvsd(&s.0, &["check", "--offline", "-f", "r.conf"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("r.conf:3:3: warning: 'static_routes': unsupported route option 'nexthop'"),
+        "{out}"
+    );
+    assert!(
+        out.contains("r.conf:13:5: warning: 'virtual_rules': a rule needs 'table'"),
+        "{out}"
+    );
+    assert_eq!(out.matches("lvsd ignores this entry").count(), 2, "{out}");
+}

@@ -66,11 +66,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     for f in &files {
         match lvs_config::load_with(&FsSource, f, &opts) {
             Ok(mut l) => {
+                let mut extra = Vec::new();
+                route_checks(&l.config, &l, &mut extra);
                 if !args.offline {
-                    let mut extra = Vec::new();
                     host_checks(&l.config, &l, &mut extra);
-                    l.diagnostics.extend(extra);
                 }
+                l.diagnostics.extend(extra);
                 loaded.push(l);
             }
             Err(e) => unreadable.push(Diagnostic {
@@ -329,6 +330,38 @@ fn host_checks(cfg: &Config, l: &Loaded, out: &mut Vec<Diagnostic>) {
                         .into(),
                 );
             }
+            out.push(d);
+        }
+    }
+}
+
+/// `virtual_routes` / `virtual_rules` / `static_routes` / `static_rules`
+/// entries `lvsd run` cannot install (parsed as the VRRP driver does, with
+/// `lvs_sys::route`): reported with file:line, as the driver skips them.
+fn route_checks(cfg: &Config, l: &Loaded, out: &mut Vec<Diagnostic>) {
+    use lvs_sys::route::{RouteSpec, RuleSpec};
+    let mut lines: Vec<(&lvs_config::RawLine, &'static str, bool)> = Vec::new();
+    for v in &cfg.vrrp_instances {
+        lines.extend(v.virtual_routes.iter().map(|x| (x, "virtual_routes", true)));
+        lines.extend(v.virtual_rules.iter().map(|x| (x, "virtual_rules", false)));
+    }
+    lines.extend(cfg.static_routes.iter().map(|x| (x, "static_routes", true)));
+    lines.extend(cfg.static_rules.iter().map(|x| (x, "static_rules", false)));
+    for (line, kw, route) in lines {
+        let r = if route {
+            RouteSpec::parse(&line.words).map(drop)
+        } else {
+            RuleSpec::parse(&line.words).map(drop)
+        };
+        if let Err(e) = r {
+            let mut d = host_diag(
+                l,
+                line.span,
+                kw,
+                format!("{e}: lvsd ignores this entry"),
+                Some("lvsd supports the ip route / ip rule options keepalived's examples use most (to, via, dev, src, table, metric, scope, proto, onlink; from, to, iif, oif, fwmark, tos, table, priority, goto, not)".into()),
+            );
+            d.code = "unsupported";
             out.push(d);
         }
     }

@@ -795,6 +795,9 @@ pub(crate) async fn run_vrrp(
     }
     let s = setup(loaded)?;
     if s.ecfg.instances.is_empty() {
+        // No VRRP (keepalived starts no VRRP process either): a reload that
+        // adds instances needs a restart, and `reload` says so.
+        drop(reload_rx);
         shutdown.await;
         return Ok(());
     }
