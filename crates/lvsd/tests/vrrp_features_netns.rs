@@ -8,7 +8,7 @@
 //! * `virtual_routes` / `virtual_rules`: present in `ip route` / `ip rule` while MASTER, gone after
 //!   stop;
 //! * SIGHUP: priority, VIPs and routes edited in place without a state change of VI_1, a new
-//!   instance added then removed;
+//!   instance added then removed (DELETED, `notify_deleted`);
 //! * `use_vmac`: a private-mode macvlan `vrrp.63` with MAC 00:00:5e:00:01:3f holds the VIP, the
 //!   adverts leave with that MAC, and it is deleted at stop.
 //!
@@ -286,7 +286,7 @@ fn fifo_script_user_routes_rules_and_reload() {
             "    10.77.0.100/32\n    10.77.0.101/32\n",
         )
         .replace("10.78.0.0/24", "10.79.0.0/24")
-        + "vrrp_instance VI_2 {\n  interface v0\n  virtual_router_id 62\n  priority 100\n  virtual_ipaddress {\n    10.77.0.102/32\n  }\n}\n";
+        + "vrrp_instance VI_2 {\n  interface v0\n  virtual_router_id 62\n  priority 100\n  notify_deleted " + &d + "/notify.sh\n  virtual_ipaddress {\n    10.77.0.102/32\n  }\n}\n";
     std::fs::write(&conf, &conf2).unwrap();
     let before = fifo.poll().len();
     sh(&["kill", "-HUP", &pid]);
@@ -312,13 +312,20 @@ fn fifo_script_user_routes_rules_and_reload() {
         after.contains("INSTANCE \"VI_2\" BACKUP 100\nINSTANCE \"VI_2\" MASTER 100\n"),
         "{after}"
     );
-    // Reload without VI_2: it leaves (FAULT, keepalived's DELETED default) and drops its VIP.
+    // Reload without VI_2: it leaves (DELETED, as it has notify_deleted) and drops its VIP.
     std::fs::write(&conf, conf2.split("vrrp_instance VI_2").next().unwrap()).unwrap();
     let before = fifo.poll().len();
     sh(&["kill", "-HUP", &pid]);
     wait_for("VI_2 removed", &w, || !addrs().contains("10.77.0.102/32"));
-    wait_for("VI_2 FAULT line", &w, || {
-        fifo.poll()[before..].contains("INSTANCE \"VI_2\" FAULT 100\n")
+    wait_for("VI_2 DELETED line", &w, || {
+        fifo.poll()[before..].contains("INSTANCE \"VI_2\" DELETED 100\n")
+    });
+    // notify_deleted ran (as nobody, with no extra arguments).
+    wait_for("notify_deleted", &w, || {
+        std::fs::read_to_string(&nlog)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.trim_end() == "65534")
     });
     assert!(addrs().contains("10.77.0.101/32"));
 

@@ -476,6 +476,10 @@ struct NotifyScripts {
     stop: Option<Prepared>,
     notify: Option<Prepared>,
     master_rx_lower_pri: Option<Prepared>,
+    /// `notify_deleted`.
+    deleted: Option<Prepared>,
+    /// The instance was removed by the reload being applied.
+    removed: bool,
 }
 
 /// Runtime facts of a `vrrp_script` (`None`: disabled, every run fails).
@@ -503,6 +507,8 @@ fn notifiers(cfg: &Config, pol: &ScriptPolicy) -> Notifiers {
                     &vi.notify_master_rx_lower_pri,
                     "notify_master_rx_lower_pri",
                 ),
+                deleted: prep(&vi.notify_deleted, "notify_deleted"),
+                removed: false,
             },
         );
     }
@@ -516,6 +522,8 @@ fn notifiers(cfg: &Config, pol: &ScriptPolicy) -> Notifiers {
                 stop: prep(&sg.notify_stop, "notify_stop"),
                 notify: prep(&sg.notify, "notify"),
                 master_rx_lower_pri: None,
+                deleted: None,
+                removed: false,
             },
         );
     }
@@ -1437,10 +1445,17 @@ fn reload(
     }
     let vmacs = std::mem::take(&mut io.extras);
     io.extras = merged;
-    // A removed instance is notified (FAULT) with its old scripts.
+    // A removed instance is notified with its old scripts: DELETED with
+    // `notify_deleted`, FAULT otherwise (keepalived.md §3.13).
     let mut notify = new.notify.clone();
     for (k, v) in &s.notify.by_name {
-        notify.by_name.entry(k.clone()).or_insert_with(|| v.clone());
+        notify
+            .by_name
+            .entry(k.clone())
+            .or_insert_with(|| NotifyScripts {
+                removed: true,
+                ..v.clone()
+            });
     }
     drain(engine, io, &notify, events);
     for (name, routes, rules) in added {
@@ -1516,14 +1531,25 @@ fn drain_timed(
                     since(io.first_garp),
                 );
                 info!(kind = ?kind, %name, %state, priority, work_us, advert_us, vips_us, garp_us, "VRRP state");
-                io.fifos
-                    .write(&fifo_line(kind, &name, state.as_str(), priority));
                 let key = match kind {
                     NotifyKind::Instance => format!("I:{name}"),
                     NotifyKind::Group => format!("G:{name}"),
                 };
-                if let Some(n) = notify.by_name.get(&key) {
+                let n = notify.by_name.get(&key);
+                let deleted = n.and_then(|n| {
+                    n.deleted
+                        .as_ref()
+                        .filter(|_| n.removed && state == State::Fault)
+                });
+                let word = if deleted.is_some() {
+                    "DELETED"
+                } else {
+                    state.as_str()
+                };
+                io.fifos.write(&fifo_line(kind, &name, word, priority));
+                if let Some(n) = n {
                     let specific = match state {
+                        _ if deleted.is_some() => deleted,
                         State::Master => n.master.as_ref(),
                         State::Backup => n.backup.as_ref(),
                         State::Fault => n.fault.as_ref(),
@@ -1543,7 +1569,7 @@ fn drain_timed(
                             &[
                                 kind_s.into(),
                                 name.clone(),
-                                state.as_str().into(),
+                                word.into(),
                                 priority.to_string(),
                             ],
                         );
