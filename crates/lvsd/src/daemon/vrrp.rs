@@ -1626,6 +1626,29 @@ mod tests {
     }
 
     #[test]
+    fn fifo_paths_and_fifo_script_from_global_defs() {
+        let cat = find_program("cat");
+        let l = lvs_config::parse_str(
+            "t.conf",
+            &format!(
+                "global_defs {{\n notify_fifo /run/n.fifo\n vrrp_notify_fifo /run/v.fifo\n vrrp_notify_fifo_script \"{} -u\" nobody\n}}\n",
+                cat.display()
+            ),
+        );
+        let pol = ScriptPolicy::new(&l);
+        let f = fifo_cfg(&l.config, &pol);
+        assert_eq!(
+            f.paths,
+            vec![PathBuf::from("/run/n.fifo"), PathBuf::from("/run/v.fifo")]
+        );
+        assert_eq!(f.scripts.len(), 1, "{:?}", l.config.global_defs.other);
+        let (p, path) = &f.scripts[0];
+        assert_eq!(path, &PathBuf::from("/run/v.fifo"));
+        assert_eq!(p.argv[1], "-u");
+        assert_eq!(p.run_as.uid, 65534);
+    }
+
+    #[test]
     fn vmac_names_and_macs() {
         let l = lvs_config::parse_str(
             "t.conf",
