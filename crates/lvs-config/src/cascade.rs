@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::lexer::Line;
+use crate::lexer::{Line, Word};
 use crate::model::Span;
 use crate::schema::{opens, Ctx, Opens};
 use crate::tree::Node;
@@ -28,7 +28,7 @@ pub(crate) struct Lost {
 /// Unknown-block analysis keyed by the unknown node's line index.
 /// `kparent` is keepalived's reading ([`simulate`], run on the lines
 /// before the tree takes their words).
-pub(crate) fn analyze(kparent: &[usize], nodes: &[Node]) -> HashMap<usize, Lost> {
+pub(crate) fn analyze(kparent: &[u32], nodes: &[Node]) -> HashMap<usize, Lost> {
     let n = kparent.len();
     let mut tparent = vec![TOP; n];
     let mut is_value = vec![false; n];
@@ -54,7 +54,7 @@ pub(crate) fn analyze(kparent: &[usize], nodes: &[Node]) -> HashMap<usize, Lost>
             let Some(node) = by_line[j] else {
                 continue;
             };
-            if kparent[j] != tparent[j] && !is_value[j] {
+            if widen(kparent[j]) != tparent[j] && !is_value[j] {
                 lost.push((node.kw.text.to_string(), node.span));
             }
         }
@@ -129,9 +129,26 @@ fn last_line(n: &Node) -> usize {
     last
 }
 
+/// A parent index as stored by [`simulate`] (u32, `u32::MAX` = top level).
+fn widen(p: u32) -> usize {
+    if p == u32::MAX {
+        TOP
+    } else {
+        p as usize
+    }
+}
+
+fn narrow(p: usize) -> u32 {
+    if p == TOP {
+        u32::MAX
+    } else {
+        p as u32
+    }
+}
+
 /// keepalived's reading: parent (owner line index) of every keyword line.
-pub(crate) fn simulate(lines: &[Line]) -> Vec<usize> {
-    let mut parent = vec![TOP; lines.len()];
+pub(crate) fn simulate(lines: &[Line], arena: &[Word]) -> Vec<u32> {
+    let mut parent = vec![u32::MAX; lines.len()];
     let mut stack: Vec<(Ctx, usize)> = vec![(Ctx::Top, TOP)];
     let mut i = 0;
     while i < lines.len() {
@@ -148,13 +165,17 @@ pub(crate) fn simulate(lines: &[Line]) -> Vec<usize> {
             continue;
         }
         let (ctx, owner) = *stack.last().expect("non-empty");
-        parent[i] = owner;
+        parent[i] = narrow(owner);
         let next_open = lines.get(i + 1).is_some_and(Line::is_open);
         if !next_open {
             i += 1;
             continue;
         }
-        match opens(ctx, &l.words[0].text) {
+        let Some(kw) = l.words(arena).first() else {
+            i += 1;
+            continue;
+        };
+        match opens(ctx, &kw.text) {
             Some(Opens::Block(c)) => {
                 stack.push((c, i));
                 i += 2;
@@ -162,7 +183,7 @@ pub(crate) fn simulate(lines: &[Line]) -> Vec<usize> {
             Some(Opens::Values) => {
                 let mut j = i + 2;
                 while j < lines.len() && !lines[j].is_close() {
-                    parent[j] = i;
+                    parent[j] = narrow(i);
                     j += 1;
                 }
                 i = j + 1;

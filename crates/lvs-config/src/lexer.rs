@@ -67,14 +67,22 @@ pub(crate) struct Word {
 }
 
 /// A logical line: one keyword and its arguments, or a lone `{` / `}`.
+///
+/// The words live in the reader's word list (`Reader::arena`,
+/// `start..start + len`), so a line costs no allocation of its own; a brace
+/// line has no words there, only `brace`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Line {
-    pub(crate) words: Vec<Word>,
+    pub(crate) start: u32,
+    pub(crate) len: u32,
     pub(crate) file: u32,
     pub(crate) line: u32,
-    /// For script keywords: the text after the keyword, unsplit and with
-    /// quotes kept, so the command can be parsed with script quoting.
-    pub(crate) rest: Option<Box<str>>,
+    /// Column of the first word (or of the brace).
+    pub(crate) col: u32,
+    /// `b'{'` or `b'}'` for a brace line (an unquoted brace), else 0.
+    pub(crate) brace: u8,
+    /// The line has a script rest (in `Reader::rests`).
+    pub(crate) has_rest: bool,
 }
 
 impl Line {
@@ -82,17 +90,31 @@ impl Line {
         Span {
             file: self.file,
             line: self.line,
-            col: self.words.first().map_or(1, |w| w.col),
+            col: self.col,
         }
     }
 
     pub(crate) fn is_open(&self) -> bool {
-        self.words.len() == 1 && !self.words[0].quoted && self.words[0].text == "{"
+        self.brace == b'{'
     }
 
     pub(crate) fn is_close(&self) -> bool {
-        self.words.len() == 1 && !self.words[0].quoted && self.words[0].text == "}"
+        self.brace == b'}'
     }
+
+    /// The words of a keyword line (empty for a brace line).
+    pub(crate) fn words<'w>(&self, arena: &'w [Word]) -> &'w [Word] {
+        let (s, n) = (self.start as usize, self.len as usize);
+        arena.get(s..s + n).unwrap_or_default()
+    }
+}
+
+/// What a [`Reader`] read (see [`Reader::into_parts`]).
+pub(crate) struct ReadParts {
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) lines: Vec<Line>,
+    pub(crate) arena: Vec<Word>,
+    pub(crate) rests: Vec<(u32, Box<str>)>,
 }
 
 /// Options of the reader.
@@ -115,6 +137,12 @@ pub(crate) struct Reader<'a> {
     opts: ReadOptions,
     pub(crate) files: Vec<PathBuf>,
     pub(crate) lines: Vec<Line>,
+    /// The words of all lines, in order (see [`Line`]).
+    pub(crate) arena: Vec<Word>,
+    /// For script keywords: (line index, the text after the keyword, unsplit
+    /// and with quotes kept, so the command can be parsed with script
+    /// quoting), in line order.
+    pub(crate) rests: Vec<(u32, Box<str>)>,
     defs: HashMap<String, String>,
     stack: Vec<PathBuf>,
     rng: u64,
@@ -129,7 +157,7 @@ pub(crate) struct Reader<'a> {
     word_buf: Vec<Word>,
     char_buf: String,
     /// Word texts of this load (one allocation per distinct word).
-    words: Interner,
+    interner: Interner,
 }
 
 impl<'a> Reader<'a> {
@@ -139,6 +167,8 @@ impl<'a> Reader<'a> {
             opts,
             files: Vec::new(),
             lines: Vec::new(),
+            arena: Vec::new(),
+            rests: Vec::new(),
             defs: HashMap::new(),
             stack: Vec::new(),
             rng: 0x2545_f491_4f6c_dd1d,
@@ -149,7 +179,7 @@ impl<'a> Reader<'a> {
             subst_budget: MAX_SUBST_TOTAL,
             word_buf: Vec::new(),
             char_buf: String::new(),
-            words: Interner::default(),
+            interner: Interner::default(),
         }
     }
 
@@ -176,6 +206,18 @@ impl<'a> Reader<'a> {
     }
 
     /// Read text directly (for `parse_str`).
+    /// The read result: files, lines, their words and script rests. The
+    /// rest of the reader (word interner, definitions) is freed here, before
+    /// the tree is built.
+    pub(crate) fn into_parts(self) -> ReadParts {
+        ReadParts {
+            files: self.files,
+            lines: self.lines,
+            arena: self.arena,
+            rests: self.rests,
+        }
+    }
+
     pub(crate) fn read_named(&mut self, name: &Path, bytes: &[u8], sink: &mut Sink) {
         let id = self.add_file(name);
         self.stack.push(name.to_path_buf());
@@ -799,16 +841,24 @@ impl<'a> Reader<'a> {
         let mut byte = 0usize;
         let mut segment_first_end: Option<usize> = None;
         let flush_line = |this: &mut Self, words: &mut Vec<Word>, rest: Option<Box<str>>| {
-            if !words.is_empty() {
-                // Exact capacity (a Vec grows to 4 at its first push); the
-                // scratch vector keeps its buffer for the next line.
-                let mut exact = Vec::with_capacity(words.len());
-                exact.append(words);
+            if let Some(first) = words.first() {
+                // The scratch vector keeps its buffer for the next line.
+                let col = first.col;
+                let start = this.arena.len() as u32;
+                let len = words.len() as u32;
+                this.arena.append(words);
+                let has_rest = rest.is_some();
+                if let Some(r) = rest {
+                    this.rests.push((this.lines.len() as u32, r));
+                }
                 this.lines.push(Line {
-                    words: exact,
+                    start,
+                    len,
                     file,
                     line: lineno,
-                    rest,
+                    col,
+                    brace: 0,
+                    has_rest,
                 });
             }
         };
@@ -831,7 +881,14 @@ impl<'a> Reader<'a> {
             if is_space(c) {
                 if in_word {
                     words.push(Word {
-                        text: word_text(&mut self.words, text, &mut cur, simple, word_start, byte),
+                        text: word_text(
+                            &mut self.interner,
+                            text,
+                            &mut cur,
+                            simple,
+                            word_start,
+                            byte,
+                        ),
                         col: cur_col,
                         quoted: cur_quoted,
                     });
@@ -847,7 +904,14 @@ impl<'a> Reader<'a> {
             if c == '{' || c == '}' {
                 if in_word {
                     words.push(Word {
-                        text: word_text(&mut self.words, text, &mut cur, simple, word_start, byte),
+                        text: word_text(
+                            &mut self.interner,
+                            text,
+                            &mut cur,
+                            simple,
+                            word_start,
+                            byte,
+                        ),
                         col: cur_col,
                         quoted: cur_quoted,
                     });
@@ -860,14 +924,13 @@ impl<'a> Reader<'a> {
                 segments_rest = self.rest_for(&words, text, segment_first_end, rest_start, byte);
                 flush_line(self, &mut words, segments_rest);
                 self.lines.push(Line {
-                    words: vec![Word {
-                        text: self.words.intern(if c == '{' { "{" } else { "}" }),
-                        col,
-                        quoted: false,
-                    }],
+                    start: self.arena.len() as u32,
+                    len: 0,
                     file,
                     line: lineno,
-                    rest: None,
+                    col,
+                    brace: c as u8,
+                    has_rest: false,
                 });
                 rest_start = Some(byte + clen);
                 segment_first_end = None;
@@ -928,7 +991,7 @@ impl<'a> Reader<'a> {
         }
         if in_word {
             words.push(Word {
-                text: word_text(&mut self.words, text, &mut cur, simple, word_start, byte),
+                text: word_text(&mut self.interner, text, &mut cur, simple, word_start, byte),
                 col: cur_col,
                 quoted: cur_quoted,
             });
@@ -1131,7 +1194,16 @@ mod tests {
         let lines = r
             .lines
             .iter()
-            .map(|l| l.words.iter().map(|w| w.text.to_string()).collect())
+            .map(|l| {
+                if l.brace != 0 {
+                    vec![(l.brace as char).to_string()]
+                } else {
+                    l.words(&r.arena)
+                        .iter()
+                        .map(|w| w.text.to_string())
+                        .collect()
+                }
+            })
             .collect();
         (lines, sink)
     }
@@ -1223,7 +1295,11 @@ mod tests {
         let mut r = Reader::new(&src, ReadOptions::default());
         let mut sink = Sink::default();
         r.read_main(Path::new("/etc/k/k.conf"), &mut sink).unwrap();
-        let words: Vec<&str> = r.lines.iter().map(|l| l.words[0].text.as_str()).collect();
+        let words: Vec<&str> = r
+            .lines
+            .iter()
+            .map(|l| l.words(&r.arena)[0].text.as_str())
+            .collect();
         assert_eq!(words, vec!["a", "b", "last"]);
         assert!(sink.diags.iter().any(|d| d.code == "include-loop"));
         assert_eq!(r.files.len(), 3);
@@ -1249,7 +1325,8 @@ mod tests {
         let mut r = Reader::new(&src, ReadOptions::default());
         let mut sink = Sink::default();
         r.read_main(Path::new("/k"), &mut sink).unwrap();
-        assert_eq!(r.lines[0].rest.as_deref(), Some("\"/x.sh a\" root"));
+        assert!(r.lines[0].has_rest);
+        assert_eq!(r.rests, vec![(0, "\"/x.sh a\" root".into())]);
         assert!(r.lines[1].is_close());
     }
 }

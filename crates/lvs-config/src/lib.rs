@@ -128,9 +128,10 @@ fn read_options(source: &dyn Source, opts: &LoadOptions) -> lexer::ReadOptions {
 }
 
 fn finish(reader: lexer::Reader<'_>, mut sink: Sink) -> Loaded {
-    let kparent = cascade::simulate(&reader.lines);
-    let files = reader.files;
-    let nodes = tree::build(reader.lines, &mut sink);
+    let read = reader.into_parts();
+    let kparent = cascade::simulate(&read.lines, &read.arena);
+    let files = read.files;
+    let nodes = tree::build(read.lines, read.arena, read.rests, &mut sink);
     let lost = cascade::analyze(&kparent, &nodes);
     let config = lower::lower(&nodes, &lost, &mut sink);
     lint::single(&config, &mut sink);

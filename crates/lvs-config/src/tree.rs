@@ -8,6 +8,7 @@
 use crate::diag::Severity;
 use crate::lexer::{Line, Word};
 use crate::model::Span;
+use crate::text::Text;
 use crate::Sink;
 
 /// Deepest block nesting kept (keepalived's deepest is 4: virtual_server >
@@ -20,7 +21,7 @@ pub(crate) struct Node {
     /// Index of the keyword's line in the reader's line list.
     pub(crate) line_idx: u32,
     pub(crate) kw: Word,
-    pub(crate) args: Vec<Word>,
+    pub(crate) args: Box<[Word]>,
     pub(crate) rest: Option<Box<str>>,
     pub(crate) span: Span,
     pub(crate) block: Option<Vec<Node>>,
@@ -47,7 +48,41 @@ impl Node {
 }
 
 /// Build the tree. Never fails: stray braces are diagnostics.
-pub(crate) fn build(mut lines: Vec<Line>, sink: &mut Sink) -> Vec<Node> {
+/// Moves the words of keyword lines out of the reader's word list, in
+/// order (lines skipped by the builder have theirs dropped).
+struct Words {
+    it: std::vec::IntoIter<Word>,
+    pos: usize,
+}
+
+impl Words {
+    fn take(&mut self, l: &Line) -> Option<(Word, Box<[Word]>)> {
+        let start = l.start as usize;
+        if start > self.pos {
+            self.it.nth(start - self.pos - 1);
+        }
+        self.pos = start + l.len as usize;
+        let kw = self.it.next()?;
+        let args = self
+            .it
+            .by_ref()
+            .take((l.len as usize).saturating_sub(1))
+            .collect();
+        Some((kw, args))
+    }
+}
+
+pub(crate) fn build(
+    lines: Vec<Line>,
+    arena: Vec<Word>,
+    rests: Vec<(u32, Box<str>)>,
+    sink: &mut Sink,
+) -> Vec<Node> {
+    let mut words = Words {
+        it: arena.into_iter(),
+        pos: 0,
+    };
+    let mut rests = rests.into_iter();
     // Explicit stack instead of recursion: arbitrary nesting depth is safe.
     let mut stack: Vec<(Vec<Node>, Option<Span>)> = vec![(Vec::new(), None)];
     let mut i = 0;
@@ -93,8 +128,12 @@ pub(crate) fn build(mut lines: Vec<Line>, sink: &mut Sink) -> Vec<Node> {
             let top = &mut stack.last_mut().expect("non-empty").0;
             top.push(Node {
                 line_idx: i as u32,
-                kw: l.words[0].clone(),
-                args: Vec::new(),
+                kw: Word {
+                    text: Text::from("{"),
+                    col: l.col,
+                    quoted: false,
+                },
+                args: Box::default(),
                 rest: None,
                 span: l.span(),
                 block: None,
@@ -105,14 +144,25 @@ pub(crate) fn build(mut lines: Vec<Line>, sink: &mut Sink) -> Vec<Node> {
         }
         let span = l.span();
         let opens = lines.get(i + 1).is_some_and(Line::is_open);
-        let l = &mut lines[i];
-        let mut args = std::mem::take(&mut l.words);
-        let kw = args.remove(0);
+        let l = &lines[i];
+        let mut rest = None;
+        if l.has_rest {
+            for (at, r) in rests.by_ref() {
+                if at as usize == i {
+                    rest = Some(r);
+                    break;
+                }
+            }
+        }
+        let Some((kw, args)) = words.take(l) else {
+            i += 1;
+            continue;
+        };
         let node = Node {
             line_idx: i as u32,
             kw,
             args,
-            rest: l.rest.take(),
+            rest,
             span,
             block: None,
         };
