@@ -336,7 +336,7 @@ impl<'a> Reader<'a> {
                     );
                 }
             }
-            let trimmed = stripped.trim_matches(is_space);
+            let trimmed = trim_space(&stripped);
             if trimmed.is_empty() {
                 continue;
             }
@@ -350,14 +350,14 @@ impl<'a> Reader<'a> {
                 self.include(file, lineno, arg, sink);
                 continue;
             }
-            let indent = stripped.chars().take_while(|c| is_space(*c)).count() as u32;
+            let indent = leading_spaces(&stripped);
             // `@id` lines (a definition may follow the condition).
             let Some(cond) = self.conditional(trimmed) else {
                 continue;
             };
-            let lead = cond.len() - cond.trim_start_matches(is_space).len();
+            let lead = cond.len() - trim_start_space(cond).len();
             let shift = (trimmed.len() - cond.len() + lead) as u32;
-            let trimmed = cond.trim_matches(is_space);
+            let trimmed = trim_space(cond);
             if trimmed.is_empty() {
                 continue;
             }
@@ -417,9 +417,9 @@ impl<'a> Reader<'a> {
         let Some(text) = self.conditional(text) else {
             return;
         };
-        let lead = text.len() - text.trim_start_matches(is_space).len();
+        let lead = text.len() - trim_start_space(text).len();
         let shift = text[..lead].chars().count() as u32 + (orig_len - text.len()) as u32;
-        let text = text.trim_matches(is_space);
+        let text = trim_space(text);
         if text.is_empty() {
             return;
         }
@@ -1065,6 +1065,51 @@ fn word_text(
     }
 }
 
+/// The ASCII bytes of [`is_space`].
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | 0x0b | 0x0c | b'\r')
+}
+
+/// `s.trim_matches(is_space)`, byte-wise unless a NBSP is at an end.
+fn trim_space(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && is_ascii_space(b[i]) {
+        i += 1;
+    }
+    let mut j = b.len();
+    while j > i && is_ascii_space(b[j - 1]) {
+        j -= 1;
+    }
+    let t = &s[i..j];
+    if t.starts_with('\u{a0}') || t.ends_with('\u{a0}') {
+        s.trim_matches(is_space)
+    } else {
+        t
+    }
+}
+
+/// `s.trim_start_matches(is_space)`, byte-wise unless a NBSP is in the way.
+fn trim_start_space(s: &str) -> &str {
+    let n = s.bytes().take_while(|&b| is_ascii_space(b)).count();
+    let t = &s[n..];
+    if t.starts_with('\u{a0}') {
+        s.trim_start_matches(is_space)
+    } else {
+        t
+    }
+}
+
+/// The number of white-space characters `s` starts with.
+fn leading_spaces(s: &str) -> u32 {
+    let n = s.bytes().take_while(|&b| is_ascii_space(b)).count();
+    if s[n..].starts_with('\u{a0}') {
+        s.chars().take_while(|c| is_space(*c)).count() as u32
+    } else {
+        n as u32
+    }
+}
+
 /// keepalived's white space, plus NBSP (which lvsd tolerates with a warning).
 pub(crate) fn is_space(c: char) -> bool {
     c == ' ' || c == '\t' || c == '\u{a0}' || c == '\x0b' || c == '\x0c' || c == '\r'
@@ -1303,6 +1348,28 @@ mod tests {
         assert_eq!(words, vec!["a", "b", "last"]);
         assert!(sink.diags.iter().any(|d| d.code == "include-loop"));
         assert_eq!(r.files.len(), 3);
+    }
+
+    #[test]
+    fn byte_wise_trims_equal_the_char_wise_ones() {
+        for t in [
+            "",
+            "  a b \t",
+            "\u{a0} x \u{a0}",
+            " \u{a0}x",
+            "x\u{a0} \r",
+            "\t\u{b}\u{c}",
+            "é ",
+            " \u{a0}",
+        ] {
+            assert_eq!(trim_space(t), t.trim_matches(is_space), "{t:?}");
+            assert_eq!(trim_start_space(t), t.trim_start_matches(is_space), "{t:?}");
+            assert_eq!(
+                leading_spaces(t) as usize,
+                t.chars().take_while(|c| is_space(*c)).count(),
+                "{t:?}"
+            );
+        }
     }
 
     #[test]
