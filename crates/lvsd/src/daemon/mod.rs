@@ -324,7 +324,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
                 d.metrics.vrrp_transition(&ev.name, &format!("{:?}", ev.state).to_uppercase());
                 // A VIP may have come or gone: ha_suspend.
                 d.check_vips();
-                d.follow_sync_instance();
+                d.follow_sync_event(&ev);
             }
         }
         d.drain_actions();
@@ -498,7 +498,24 @@ impl Daemon {
         }
     }
 
-    /// `lvs_sync_daemon IF VRRP_INSTANCE`: the kernel's sync daemon follows the instance.
+    /// `lvs_sync_daemon IF VRRP_INSTANCE`: a state change of that instance moves the kernel's
+    /// sync daemon (the event carries the new state; the shared snapshot may not show it yet).
+    fn follow_sync_event(&mut self, ev: &vrrp::VrrpEvent) {
+        let named = self
+            .loaded
+            .config
+            .global_defs
+            .lvs_sync_daemon
+            .as_ref()
+            .and_then(|s| s.vrrp_instance.as_deref());
+        if ev.kind == lvs_vrrp::NotifyKind::Instance && named == Some(ev.name.as_str()) {
+            self.dataplane
+                .set_sync_master(ev.state == lvs_vrrp::State::Master);
+        }
+    }
+
+    /// `lvs_sync_daemon IF VRRP_INSTANCE`: the kernel's sync daemon follows the instance (from
+    /// the snapshot; the watchdog's catch-up).
     fn follow_sync_instance(&mut self) {
         let Some(name) = self
             .loaded
@@ -528,6 +545,7 @@ impl Daemon {
     }
 
     fn watchdog(&mut self) {
+        self.follow_sync_instance();
         self.check_vips();
         if let Some(v) = &mut self.vrrp {
             if v.error.is_none() && v.join.is_finished() {
