@@ -758,6 +758,7 @@ impl Engine {
             if self.instances[i].state == State::Master {
                 self.send_advert(now, i, 0);
                 let inst = &mut self.instances[i];
+                info!(instance = %inst.cfg.name, "leaving MASTER: priority 0 advert");
                 inst.stats.release_master += 1;
                 self.actions.push_back(Action::DelVips {
                     instance: inst.cfg.name.clone(),
