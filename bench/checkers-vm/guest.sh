@@ -5,6 +5,8 @@
 read N_TCP N_HTTP SECS WARM WHAT < /payload/params
 C=/payload/checkers.conf
 R=$OUT/results.tsv; : > $R; fail=0
+# keepalived logs through syslog to a file (-l would also write the slow serial console).
+/bin/busybox syslogd -O $OUT/syslog.txt
 ulimit -n 65536
 /sbin/ip link set lo up
 vm_load_ipvs || die "no ip_vs"
@@ -45,7 +47,7 @@ for what in $WHAT; do
     stop $P ;;
   keepalived)
     rm -f /tmp/k.pid /tmp/kc.pid /tmp/kv.pid
-    /sbin/keepalived -C -n -l -f $C -p /tmp/k.pid -c /tmp/kc.pid -r /tmp/kv.pid > $OUT/keepalived.log 2>&1 & P=$!
+    /sbin/keepalived -C -n -f $C -p /tmp/k.pid -c /tmp/kc.pid -r /tmp/kv.pid > $OUT/keepalived.log 2>&1 & P=$!
     sleep $WARM
     KC=$(cat /tmp/kc.pid 2>/dev/null)
     [ -n "$KC" ] || { echo "FAIL: keepalived: no checker process"; fail=1; continue; }

@@ -9,7 +9,8 @@ BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/lvsd"
 out="${TMPDIR:-/tmp}/lvsd-vm-ipvs-apply"; rm -rf "$out"
 "$HERE/../vm-run.sh" --bin "$BIN" --script "$HERE/ipvs/apply-guest.sh" --out "$out" --timeout 400 \
   --file "$HERE/ipvs/seed.conf:/payload/seed.conf" --file "$HERE/ipvs/seed-weight.conf:/payload/seed-weight.conf" \
-  --file "$HERE/ipvs/empty.conf:/payload/empty.conf" --file "$HERE/ipvs/expected-apply.txt:/payload/expected-apply.txt"
+  --file "$HERE/ipvs/empty.conf:/payload/empty.conf" --file "$HERE/ipvs/expected-apply.txt:/payload/expected-apply.txt" \
+  --file "$ROOT/bench/ipvs-apply/gen-config.sh:/payload/gen-config.sh"
 rc=$?
 grep -E '^(ok|FAIL)' "$out/vm-console.txt" 2>/dev/null
 exit $rc

@@ -53,4 +53,22 @@ grep -q '10.9.9.9:80' $OUT/apply6-Ln.txt && grep -q '10.9.9.10:80' $OUT/apply6-L
 [ $fail = 0 ] && echo "ok: only what lvsd created is removed"
 
 release h1; release h2
+
+# 6. A batch: 200 services x 4 real servers in one apply (requests packed many to a sendmsg),
+# one real server the kernel refuses (lower threshold above the upper: ERANGE) in the middle.
+# Exactly that one is reported, everything else is in, and lvsd's listing equals ipvsadm's.
+sh $P/gen-config.sh 200 4 | awk '{print} /real_server 10.2.2.1 80 [{]/ {print "    uthreshold 10"; print "    lthreshold 20"}' > /tmp/batch.conf
+L apply -f /tmp/batch.conf --state-file /tmp/batch.json > $OUT/apply7.txt 2>&1 && bad "apply 7 should report the refused real server"
+n_fail=$(grep -c '^lvsd: ' $OUT/apply7.txt)
+[ "$n_fail" = 1 ] && grep -q '^lvsd: add 10.2.2.1:80 to TCP 10.1.0.101:80: .*' $OUT/apply7.txt \
+  || bad "apply 7: expected exactly the refused real server, got: $(cat $OUT/apply7.txt)"
+A -Ln > $OUT/apply7-Ln.txt
+n=$(grep -c -- '-> 10\.2\.' $OUT/apply7-Ln.txt)
+[ "$n" = 799 ] || bad "apply 7: ipvsadm -Ln shows $n batch real servers, expected 799"
+L list -n > $OUT/apply7-lvsd.txt
+cmp -s $OUT/apply7-Ln.txt $OUT/apply7-lvsd.txt || bad "apply 7: lvsd ipvs list -n differs from ipvsadm -Ln"
+# Re-applying adopts everything but the refused one, which is retried (and refused again).
+L apply -f /tmp/batch.conf --state-file /tmp/batch.json --json > $OUT/apply8.json
+grep -q '"adopted_dests": 799' $OUT/apply8.json || bad "apply 8 did not adopt 799 dests: $(head -c 600 $OUT/apply8.json)"
+[ $fail = 0 ] && echo "ok: a batch of 200 services x 4 applies in one go; the one refused real server is reported alone"
 exit $fail
