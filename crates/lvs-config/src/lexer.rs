@@ -158,6 +158,9 @@ pub(crate) struct Reader<'a> {
     char_buf: String,
     /// Word texts of this load (one allocation per distinct word).
     interner: Interner,
+    /// Tests: read every line through the general path (no fast path).
+    #[cfg(test)]
+    slow_only: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -180,6 +183,8 @@ impl<'a> Reader<'a> {
             word_buf: Vec::new(),
             char_buf: String::new(),
             interner: Interner::default(),
+            #[cfg(test)]
+            slow_only: false,
         }
     }
 
@@ -316,6 +321,23 @@ impl<'a> Reader<'a> {
             })
             .peekable();
         while let Some(cur) = phys.next() {
+            // Fast path: a line of plain ASCII words and braces (nothing the
+            // steps below would change) goes straight to the byte tokenizer.
+            #[cfg(test)]
+            let fast = if self.slow_only {
+                None
+            } else {
+                plain_line(cur.text)
+            };
+            #[cfg(not(test))]
+            let fast = plain_line(cur.text);
+            if let Some((indent, trimmed)) = fast {
+                if !trimmed.is_empty() && self.lines.len() < MAX_TOTAL_LINES {
+                    self.col0 = indent;
+                    self.tokenize_plain(file, cur.line, trimmed, indent);
+                }
+                continue;
+            }
             let lineno = cur.line;
             let stripped = strip_comment(cur.text);
             // U+00A0 is C2 A0 in UTF-8: look for the byte first (memchr).
@@ -1005,6 +1027,87 @@ impl<'a> Reader<'a> {
         self.char_buf = cur;
     }
 
+    /// [`Self::tokenize`] for a line [`plain_line`] accepted: ASCII only, no
+    /// quote, escape, comment, `$`, `@` or `~`, trimmed; `col0` columns were
+    /// trimmed before it. Produces exactly what `tokenize` produces for it.
+    fn tokenize_plain(&mut self, file: u32, lineno: u32, text: &str, col0: u32) {
+        let mut words: Vec<Word> = std::mem::take(&mut self.word_buf);
+        words.clear();
+        let b = text.as_bytes();
+        let mut i = 0usize;
+        let mut rest_start: Option<usize> = None;
+        let mut first_end: Option<usize> = None;
+        while i < b.len() {
+            let c = b[i];
+            if is_ascii_space(c) {
+                i += 1;
+                continue;
+            }
+            if c == b'{' || c == b'}' {
+                let rest = self.rest_for(&words, text, first_end, rest_start, i);
+                self.flush_plain(&mut words, rest, file, lineno);
+                self.lines.push(Line {
+                    start: self.arena.len() as u32,
+                    len: 0,
+                    file,
+                    line: lineno,
+                    col: col0 + i as u32 + 1,
+                    brace: c,
+                    has_rest: false,
+                });
+                rest_start = Some(i + 1);
+                first_end = None;
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && !is_ascii_space(b[i]) && b[i] != b'{' && b[i] != b'}' {
+                i += 1;
+            }
+            words.push(Word {
+                text: self.interner.intern(&text[start..i]),
+                col: col0 + start as u32 + 1,
+                quoted: false,
+            });
+            if words.len() == 1 {
+                first_end = Some(i);
+            }
+        }
+        let rest = self.rest_for(&words, text, first_end, rest_start, b.len());
+        self.flush_plain(&mut words, rest, file, lineno);
+        self.word_buf = words;
+    }
+
+    /// Move the words of one logical line to the arena (as `tokenize`'s
+    /// `flush_line`).
+    fn flush_plain(
+        &mut self,
+        words: &mut Vec<Word>,
+        rest: Option<Box<str>>,
+        file: u32,
+        lineno: u32,
+    ) {
+        if let Some(first) = words.first() {
+            let col = first.col;
+            let start = self.arena.len() as u32;
+            let len = words.len() as u32;
+            self.arena.append(words);
+            let has_rest = rest.is_some();
+            if let Some(r) = rest {
+                self.rests.push((self.lines.len() as u32, r));
+            }
+            self.lines.push(Line {
+                start,
+                len,
+                file,
+                line: lineno,
+                col,
+                brace: 0,
+                has_rest,
+            });
+        }
+    }
+
     fn rest_for(
         &self,
         words: &[Word],
@@ -1068,6 +1171,47 @@ fn word_text(
 /// The ASCII bytes of [`is_space`].
 fn is_ascii_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | 0x0b | 0x0c | b'\r')
+}
+
+/// Bytes a line may hold and still take the fast path ([`plain_line`]):
+/// printable ASCII except `"`, `\`, `#`, `!`, `$`, `@`, `~`, plus the ASCII
+/// white space of [`is_space`].
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0x20;
+    while c < 0x7f {
+        t[c] = !matches!(c as u8, b'"' | b'\\' | b'#' | b'!' | b'$' | b'@' | b'~');
+        c += 1;
+    }
+    t[b'\t' as usize] = true;
+    t[0x0b] = true;
+    t[0x0c] = true;
+    t[b'\r' as usize] = true;
+    t
+};
+
+/// A physical line that needs none of the reader's special handling (no
+/// comment, quote, escape, NBSP or other non-ASCII, `$`, `@`, `~`, not an
+/// `include…` or `//` line): Some((number of leading white-space bytes,
+/// the line trimmed)).
+fn plain_line(s: &str) -> Option<(u32, &str)> {
+    let b = s.as_bytes();
+    if !b.iter().all(|&c| PLAIN[c as usize]) {
+        return None;
+    }
+    let mut i = 0;
+    while i < b.len() && is_ascii_space(b[i]) {
+        i += 1;
+    }
+    let mut j = b.len();
+    while j > i && is_ascii_space(b[j - 1]) {
+        j -= 1;
+    }
+    let t = &s[i..j];
+    if t.starts_with("include") || t.starts_with("//") {
+        return None;
+    }
+    Some((i as u32, t))
 }
 
 /// `s.trim_matches(is_space)`, byte-wise unless a NBSP is at an end.
@@ -1223,6 +1367,47 @@ pub(crate) fn expand_braces(s: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::source::MemSource;
+
+    /// Lines, words (text, column, quoted), script rests and diagnostics of
+    /// a read, with or without the fast path.
+    fn read_all(text: &str, slow_only: bool) -> String {
+        let mut src = MemSource::new();
+        src.add("/etc/k/k.conf", text);
+        let mut r = Reader::new(&src, ReadOptions::default());
+        r.slow_only = slow_only;
+        let mut sink = Sink::default();
+        r.read_main(Path::new("/etc/k/k.conf"), &mut sink).unwrap();
+        let mut out = String::new();
+        for l in &r.lines {
+            out.push_str(&format!("{l:?} {:?}\n", l.words(&r.arena)));
+        }
+        out.push_str(&format!("{:?}\n{:?}", r.rests, sink.diags));
+        out
+    }
+
+    #[test]
+    fn fast_path_reads_exactly_as_the_general_path() {
+        let texts = [
+            "global_defs {\n    router_id r1\n}\n",
+            "virtual_server 10.0.0.1 80 {\n\tdelay_loop 6\r\n  lb_algo wrr\n real_server 10.0.0.2 80{weight 2}\n}",
+            "a{b}c { d } }{\n{\n}\n  \x0b\x0c x \r\n\n\n",
+            "notify_master /bin/true a b {\n  notify /x y}\n script  /bin/echo  hi  \n",
+            "vrrp_script s {\n script /bin/check arg1 arg2\n}\nmisc_path /usr/bin/x\n",
+            "include /nowhere/*.conf\n  includes x\n// not a comment\n x //y\n",
+            "$A=1\nfoo $A\n@x bar\n~SEQ(i,1,2) y $i\nq \"a b\" c # comment\nr s ! t\n",
+            "p\u{a0}q r\n\u{a0}s t\nu\\#v w\n",
+            "",
+            "\n\n  \n",
+            "x y",
+        ];
+        for t in texts {
+            assert_eq!(read_all(t, false), read_all(t, true), "input {t:?}");
+        }
+        let big =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/parse_10k.rs"))
+                .unwrap();
+        assert_eq!(read_all(&big, false), read_all(&big, true));
+    }
 
     fn lex(text: &str, id: Option<&str>) -> (Vec<Vec<String>>, Sink) {
         let mut src = MemSource::new();
