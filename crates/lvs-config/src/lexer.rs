@@ -280,7 +280,8 @@ impl<'a> Reader<'a> {
         if bytes.starts_with(&[0xef, 0xbb, 0xbf]) {
             bytes = &bytes[3..];
         }
-        if bytes.contains(&0) {
+        let has_nul = bytes.contains(&0);
+        if has_nul {
             sink.push(
                 Severity::Error,
                 "nul-byte",
@@ -298,8 +299,14 @@ impl<'a> Reader<'a> {
                 None,
             );
         }
-        let mut text = String::from_utf8_lossy(bytes);
-        if text.contains('\0') {
+        // `from_utf8` first: its ASCII fast path is much quicker than the
+        // chunk-wise lossy decoder, which is only needed for bad UTF-8.
+        let mut text = match std::str::from_utf8(bytes) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+        // Lossy decoding adds no NUL: only look again when the bytes had one.
+        if has_nul && text.contains('\0') {
             text = std::borrow::Cow::Owned(text.replace('\0', ""));
         }
         // Physical lines, read lazily (no list of them is kept). A final
