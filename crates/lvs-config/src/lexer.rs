@@ -1393,6 +1393,19 @@ mod tests {
     }
 
     #[test]
+    fn bad_utf8_and_nul_bytes_are_decoded_lossily() {
+        let mut src = MemSource::new();
+        src.add("/k.conf", b"x \xff y\0z\nw\n".to_vec());
+        let mut r = Reader::new(&src, ReadOptions::default());
+        let mut sink = Sink::default();
+        r.read_main(Path::new("/k.conf"), &mut sink).unwrap();
+        let words: Vec<String> = r.arena.iter().map(|w| w.text.to_string()).collect();
+        assert_eq!(words, ["x", "\u{fffd}", "yz", "w"]);
+        let codes: Vec<&str> = sink.diags.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["nul-byte"]);
+    }
+
+    #[test]
     fn fast_path_reads_exactly_as_the_general_path() {
         let texts = [
             "global_defs {\n    router_id r1\n}\n",
