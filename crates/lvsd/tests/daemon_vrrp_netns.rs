@@ -6,6 +6,8 @@
 //!
 //! Gated at run time: needs root and iproute2 (skips with a reason otherwise).
 
+mod common;
+
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,13 +57,7 @@ fn addrs(ns: &str) -> String {
 
 #[test]
 fn vrrp_master_ha_suspend_builtin_and_sd_notify() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let ip = Command::new("ip").arg("-V").output().is_ok();
-    if !root || !ip {
-        eprintln!("skipping: needs root and iproute2");
+    if !common::netns_capable() {
         return;
     }
     let ns = format!("lvsd-h6-vrrp-{}", std::process::id());

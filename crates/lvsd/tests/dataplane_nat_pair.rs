@@ -15,6 +15,8 @@
 //!
 //! Gated at run time: needs root and iproute2 (skips with a reason otherwise).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -221,13 +223,7 @@ fn build(tag: &str, dir: &Path) -> World {
 
 #[test]
 fn nat_pair_vrrp_rr_and_failover() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let ip = Command::new("ip").arg("-V").output().is_ok();
-    if !root || !ip {
-        eprintln!("skipping: needs root and iproute2");
+    if !common::netns_capable() {
         return;
     }
     let tag = format!("lvsd-natp-{}", std::process::id());
