@@ -823,6 +823,13 @@ pub(crate) async fn run_vrrp(
             .and_then(|a| a.parse::<i32>().ok())
     };
     let (nice, rt) = (other("vrrp_priority"), other("vrrp_rt_priority"));
+    // Built here so that `status` shows the instances (INIT) as soon as `run` reports READY,
+    // not only once the thread has started.
+    let (engine, warnings) = Engine::new(s.ecfg.clone()).map_err(|e| anyhow!(e))?;
+    for w in warnings {
+        warn!("{w}");
+    }
+    handle.set(engine.status());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
     std::thread::Builder::new()
@@ -839,7 +846,7 @@ pub(crate) async fn run_vrrp(
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| {
-                    rt.block_on(run_engine(s, handle, events, reload_rx, async {
+                    rt.block_on(run_engine(s, engine, handle, events, reload_rx, async {
                         let _ = stop_rx.await;
                     }))
                 });
@@ -1223,15 +1230,12 @@ fn now_at(start: tokio::time::Instant) -> lvs_vrrp::Instant {
 
 async fn run_engine(
     mut s: Setup,
+    mut engine: Engine,
     handle: VrrpHandle,
     events: mpsc::Sender<VrrpEvent>,
     mut reloads: mpsc::UnboundedReceiver<Loaded>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (mut engine, warnings) = Engine::new(s.ecfg.clone()).map_err(|e| anyhow!(e))?;
-    for w in warnings {
-        warn!("{w}");
-    }
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);
     let mut io = Io {
         sockets: HashMap::new(),
