@@ -28,7 +28,7 @@ pub(crate) struct Lost {
 /// Unknown-block analysis keyed by the unknown node's line index.
 /// `kparent` is keepalived's reading ([`simulate`], run on the lines
 /// before the tree takes their words).
-pub(crate) fn analyze(kparent: &[u32], nodes: &[Node]) -> HashMap<usize, Lost> {
+pub(crate) fn analyze(kparent: &[u32], nodes: &[Node<'_>]) -> HashMap<usize, Lost> {
     let n = kparent.len();
     let mut tparent = vec![TOP; n];
     let mut is_value = vec![false; n];
@@ -45,7 +45,7 @@ pub(crate) fn analyze(kparent: &[u32], nodes: &[Node]) -> HashMap<usize, Lost> {
     if unknown.is_empty() {
         return out;
     }
-    let mut by_line: Vec<Option<&Node>> = vec![None; n];
+    let mut by_line: Vec<Option<&Node<'_>>> = vec![None; n];
     index(nodes, &mut by_line);
     for (k, &(u, owner, last)) in unknown.iter().enumerate() {
         let stop = unknown.get(k + 1).map_or(n, |x| x.0);
@@ -70,7 +70,7 @@ pub(crate) fn analyze(kparent: &[u32], nodes: &[Node]) -> HashMap<usize, Lost> {
     out
 }
 
-fn index<'n>(nodes: &'n [Node], by_line: &mut [Option<&'n Node>]) {
+fn index<'n, 'a>(nodes: &'n [Node<'a>], by_line: &mut [Option<&'n Node<'a>>]) {
     for n in nodes {
         by_line[n.line_idx as usize] = Some(n);
         if let Some(b) = &n.block {
@@ -81,7 +81,7 @@ fn index<'n>(nodes: &'n [Node], by_line: &mut [Option<&'n Node>]) {
 
 /// Record tree parents; collect unknown block nodes in known contexts.
 fn walk(
-    nodes: &[Node],
+    nodes: &[Node<'_>],
     owner: usize,
     ctx: Option<Ctx>,
     tparent: &mut [usize],
@@ -117,10 +117,10 @@ fn walk(
     }
 }
 
-fn last_line(n: &Node) -> usize {
+fn last_line(n: &Node<'_>) -> usize {
     let mut last = n.line_idx as usize;
     if let Some(b) = &n.block {
-        for c in b {
+        for c in *b {
             last = last.max(last_line(c));
         }
         // The closing brace line follows the last child (or the '{').
@@ -147,7 +147,7 @@ fn narrow(p: usize) -> u32 {
 }
 
 /// keepalived's reading: parent (owner line index) of every keyword line.
-pub(crate) fn simulate(lines: &[Line], arena: &[Word]) -> Vec<u32> {
+pub(crate) fn simulate(lines: &[Line], arena: &[Word<'_>]) -> Vec<u32> {
     let mut parent = vec![u32::MAX; lines.len()];
     let mut stack: Vec<(Ctx, usize)> = vec![(Ctx::Top, TOP)];
     let mut i = 0;

@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use bumpalo::Bump;
+
 use crate::diag::Severity;
 use crate::model::Span;
 use crate::source::Source;
@@ -56,10 +58,10 @@ pub(crate) const SCRIPT_KEYWORDS: &[&str] = &[
 ];
 
 /// One word of a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Word {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Word<'a> {
     /// Text with double quotes removed.
-    pub(crate) text: Text,
+    pub(crate) text: Text<'a>,
     /// 1-based column.
     pub(crate) col: u32,
     /// Some part of the word was double-quoted (a quoted `{` is no brace).
@@ -103,18 +105,18 @@ impl Line {
     }
 
     /// The words of a keyword line (empty for a brace line).
-    pub(crate) fn words<'w>(&self, arena: &'w [Word]) -> &'w [Word] {
+    pub(crate) fn words<'w, 'a>(&self, arena: &'w [Word<'a>]) -> &'w [Word<'a>] {
         let (s, n) = (self.start as usize, self.len as usize);
         arena.get(s..s + n).unwrap_or_default()
     }
 }
 
 /// What a [`Reader`] read (see [`Reader::into_parts`]).
-pub(crate) struct ReadParts {
+pub(crate) struct ReadParts<'a> {
     pub(crate) files: Vec<PathBuf>,
     pub(crate) lines: Vec<Line>,
-    pub(crate) arena: Vec<Word>,
-    pub(crate) rests: Vec<(u32, Box<str>)>,
+    pub(crate) arena: Vec<Word<'a>>,
+    pub(crate) rests: Vec<(u32, &'a str)>,
 }
 
 /// Options of the reader.
@@ -134,15 +136,17 @@ struct Phys<'t> {
 
 pub(crate) struct Reader<'a> {
     src: &'a dyn Source,
+    /// The load's arena: file texts read here, rewritten words, script rests.
+    bump: &'a Bump,
     opts: ReadOptions,
     pub(crate) files: Vec<PathBuf>,
     pub(crate) lines: Vec<Line>,
     /// The words of all lines, in order (see [`Line`]).
-    pub(crate) arena: Vec<Word>,
+    pub(crate) arena: Vec<Word<'a>>,
     /// For script keywords: (line index, the text after the keyword, unsplit
     /// and with quotes kept, so the command can be parsed with script
     /// quoting), in line order.
-    pub(crate) rests: Vec<(u32, Box<str>)>,
+    pub(crate) rests: Vec<(u32, &'a str)>,
     defs: HashMap<String, String>,
     stack: Vec<PathBuf>,
     rng: u64,
@@ -154,19 +158,20 @@ pub(crate) struct Reader<'a> {
     repeat_budget: usize,
     subst_budget: usize,
     /// Scratch buffers of `tokenize` (kept between lines: no allocation per line).
-    word_buf: Vec<Word>,
+    word_buf: Vec<Word<'a>>,
     char_buf: String,
-    /// Word texts of this load (one allocation per distinct word).
-    interner: Interner,
+    /// Texts of the words the reader rewrote (one copy per distinct text).
+    interner: Interner<'a>,
     /// Tests: read every line through the general path (no fast path).
     #[cfg(test)]
     slow_only: bool,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(src: &'a dyn Source, opts: ReadOptions) -> Self {
+    pub(crate) fn new(src: &'a dyn Source, bump: &'a Bump, opts: ReadOptions) -> Self {
         Self {
             src,
+            bump,
             opts,
             files: Vec::new(),
             lines: Vec::new(),
@@ -182,7 +187,7 @@ impl<'a> Reader<'a> {
             subst_budget: MAX_SUBST_TOTAL,
             word_buf: Vec::new(),
             char_buf: String::new(),
-            interner: Interner::default(),
+            interner: Interner::new(bump),
             #[cfg(test)]
             slow_only: false,
         }
@@ -203,9 +208,11 @@ impl<'a> Reader<'a> {
             .src
             .read(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // The words are slices of the text: it lives as long as the load.
+        let bytes: &'a [u8] = self.bump.alloc_slice_copy(&bytes);
         self.check_mode(path, id, sink);
         self.stack.push(path.to_path_buf());
-        self.read_text(id, &bytes, sink);
+        self.read_text(id, bytes, sink);
         self.stack.pop();
         Ok(())
     }
@@ -214,7 +221,7 @@ impl<'a> Reader<'a> {
     /// The read result: files, lines, their words and script rests. The
     /// rest of the reader (word interner, definitions) is freed here, before
     /// the tree is built.
-    pub(crate) fn into_parts(self) -> ReadParts {
+    pub(crate) fn into_parts(self) -> ReadParts<'a> {
         ReadParts {
             files: self.files,
             lines: self.lines,
@@ -223,7 +230,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(crate) fn read_named(&mut self, name: &Path, bytes: &[u8], sink: &mut Sink) {
+    pub(crate) fn read_named(&mut self, name: &Path, bytes: &'a [u8], sink: &mut Sink) {
         let id = self.add_file(name);
         self.stack.push(name.to_path_buf());
         self.read_text(id, bytes, sink);
@@ -275,7 +282,7 @@ impl<'a> Reader<'a> {
         );
     }
 
-    fn read_text(&mut self, file: u32, bytes: &[u8], sink: &mut Sink) {
+    fn read_text(&mut self, file: u32, bytes: &'a [u8], sink: &mut Sink) {
         let mut bytes = bytes;
         if bytes.starts_with(&[0xef, 0xbb, 0xbf]) {
             bytes = &bytes[3..];
@@ -301,23 +308,23 @@ impl<'a> Reader<'a> {
         }
         // `from_utf8` first: its ASCII fast path is much quicker than the
         // chunk-wise lossy decoder, which is only needed for bad UTF-8.
-        let mut text = match std::str::from_utf8(bytes) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(bytes),
+        let mut text: &'a str = match std::str::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(_) => self.bump.alloc_str(&String::from_utf8_lossy(bytes)),
         };
         // Lossy decoding adds no NUL: only look again when the bytes had one.
         if has_nul && text.contains('\0') {
-            text = std::borrow::Cow::Owned(text.replace('\0', ""));
+            text = self.bump.alloc_str(&text.replace('\0', ""));
         }
         // Physical lines, read lazily (no list of them is kept). A final
         // newline (or a final lone `\r`) ends the last line; it does not
         // start an empty one.
         let body: &str = match text.rfind('\n') {
             Some(pos) if matches!(&text[pos + 1..], "" | "\r") => &text[..pos],
-            None if matches!(&*text, "" | "\r") => "",
-            _ => &text,
+            None if matches!(text, "" | "\r") => "",
+            _ => text,
         };
-        let no_lines = matches!(&*text, "" | "\r");
+        let no_lines = matches!(text, "" | "\r");
         let mut phys = body
             .split('\n')
             .enumerate()
@@ -836,9 +843,10 @@ impl<'a> Reader<'a> {
             let id = self.add_file(&path);
             match self.src.read(&path) {
                 Ok(bytes) => {
+                    let bytes: &'a [u8] = self.bump.alloc_slice_copy(&bytes);
                     self.check_mode(&path, id, sink);
                     self.stack.push(path.clone());
-                    self.read_text(id, &bytes, sink);
+                    self.read_text(id, bytes, sink);
                     self.stack.pop();
                 }
                 Err(e) => sink.push(
@@ -855,7 +863,7 @@ impl<'a> Reader<'a> {
 
     /// Split a line into words and brace lines.
     fn tokenize(&mut self, file: u32, lineno: u32, text: &str, col0: u32, sink: &mut Sink) {
-        let mut words: Vec<Word> = std::mem::take(&mut self.word_buf);
+        let mut words: Vec<Word<'a>> = std::mem::take(&mut self.word_buf);
         words.clear();
         let mut cur = std::mem::take(&mut self.char_buf);
         cur.clear();
@@ -869,7 +877,7 @@ impl<'a> Reader<'a> {
         let mut rest_start: Option<usize> = None;
         let mut byte = 0usize;
         let mut segment_first_end: Option<usize> = None;
-        let flush_line = |this: &mut Self, words: &mut Vec<Word>, rest: Option<Box<str>>| {
+        let flush_line = |this: &mut Self, words: &mut Vec<Word<'a>>, rest: Option<&str>| {
             if let Some(first) = words.first() {
                 // The scratch vector keeps its buffer for the next line.
                 let col = first.col;
@@ -878,6 +886,8 @@ impl<'a> Reader<'a> {
                 this.arena.append(words);
                 let has_rest = rest.is_some();
                 if let Some(r) = rest {
+                    // `text` may be a rewritten line: copy the rest.
+                    let r: &'a str = this.bump.alloc_str(r);
                     this.rests.push((this.lines.len() as u32, r));
                 }
                 this.lines.push(Line {
@@ -891,7 +901,7 @@ impl<'a> Reader<'a> {
                 });
             }
         };
-        let mut segments_rest: Option<Box<str>>;
+        let mut segments_rest: Option<&str>;
         // The current word is `text[word_start..]` while `simple`, else `cur`.
         let mut simple = true;
         let mut word_start = 0usize;
@@ -1037,8 +1047,8 @@ impl<'a> Reader<'a> {
     /// [`Self::tokenize`] for a line [`plain_line`] accepted: ASCII only, no
     /// quote, escape, comment, `$`, `@` or `~`, trimmed; `col0` columns were
     /// trimmed before it. Produces exactly what `tokenize` produces for it.
-    fn tokenize_plain(&mut self, file: u32, lineno: u32, text: &str, col0: u32) {
-        let mut words: Vec<Word> = std::mem::take(&mut self.word_buf);
+    fn tokenize_plain(&mut self, file: u32, lineno: u32, text: &'a str, col0: u32) {
+        let mut words: Vec<Word<'a>> = std::mem::take(&mut self.word_buf);
         words.clear();
         let b = text.as_bytes();
         let mut i = 0usize;
@@ -1072,7 +1082,8 @@ impl<'a> Reader<'a> {
                 i += 1;
             }
             words.push(Word {
-                text: self.interner.intern(&text[start..i]),
+                // A slice of the file text: nothing is copied.
+                text: Text::borrowed(&text[start..i]),
                 col: col0 + start as u32 + 1,
                 quoted: false,
             });
@@ -1089,8 +1100,8 @@ impl<'a> Reader<'a> {
     /// `flush_line`).
     fn flush_plain(
         &mut self,
-        words: &mut Vec<Word>,
-        rest: Option<Box<str>>,
+        words: &mut Vec<Word<'a>>,
+        rest: Option<&'a str>,
         file: u32,
         lineno: u32,
     ) {
@@ -1115,14 +1126,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn rest_for(
+    fn rest_for<'t>(
         &self,
-        words: &[Word],
-        text: &str,
+        words: &[Word<'_>],
+        text: &'t str,
         first_end: Option<usize>,
         _seg_start: Option<usize>,
         end: usize,
-    ) -> Option<Box<str>> {
+    ) -> Option<&'t str> {
         let first = words.first()?;
         // Every script keyword starts with one of these letters.
         let may_be_script = matches!(
@@ -1133,8 +1144,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         let start = first_end?;
-        text.get(start..end)
-            .map(|s| s.trim_matches(is_space).into())
+        text.get(start..end).map(|s| s.trim_matches(is_space))
     }
 }
 
@@ -1156,16 +1166,19 @@ fn normalize(p: &Path) -> String {
     out.display().to_string()
 }
 
-/// The finished word: a slice of the line when it had no quote or escape,
-/// else the unquoted text built in `cur` (cleared, keeping its buffer).
-fn word_text(
-    words: &mut Interner,
+/// The finished word of the general path, copied to the load's arena
+/// (once per distinct text): the slice of the line when it had no quote or
+/// escape, else the unquoted text built in `cur` (cleared, keeping its
+/// buffer). The line may be a rewritten one (substitution, comment
+/// stripping), so it is not the file text the fast path slices.
+fn word_text<'a>(
+    words: &mut Interner<'a>,
     text: &str,
     cur: &mut String,
     simple: bool,
     start: usize,
     end: usize,
-) -> Text {
+) -> Text<'a> {
     if simple {
         words.intern(&text[start..end])
     } else {
@@ -1380,7 +1393,8 @@ mod tests {
     fn read_all(text: &str, slow_only: bool) -> String {
         let mut src = MemSource::new();
         src.add("/etc/k/k.conf", text);
-        let mut r = Reader::new(&src, ReadOptions::default());
+        let bump = Bump::new();
+        let mut r = Reader::new(&src, &bump, ReadOptions::default());
         r.slow_only = slow_only;
         let mut sink = Sink::default();
         r.read_main(Path::new("/etc/k/k.conf"), &mut sink).unwrap();
@@ -1396,7 +1410,8 @@ mod tests {
     fn bad_utf8_and_nul_bytes_are_decoded_lossily() {
         let mut src = MemSource::new();
         src.add("/k.conf", b"x \xff y\0z\nw\n".to_vec());
-        let mut r = Reader::new(&src, ReadOptions::default());
+        let bump = Bump::new();
+        let mut r = Reader::new(&src, &bump, ReadOptions::default());
         let mut sink = Sink::default();
         r.read_main(Path::new("/k.conf"), &mut sink).unwrap();
         let words: Vec<String> = r.arena.iter().map(|w| w.text.to_string()).collect();
@@ -1432,8 +1447,10 @@ mod tests {
     fn lex(text: &str, id: Option<&str>) -> (Vec<Vec<String>>, Sink) {
         let mut src = MemSource::new();
         src.add("/etc/k/k.conf", text);
+        let bump = Bump::new();
         let mut r = Reader::new(
             &src,
+            &bump,
             ReadOptions {
                 config_id: id.map(str::to_string),
                 instance: None,
@@ -1542,7 +1559,8 @@ mod tests {
         src.add("/etc/k/k.conf", "include conf.d/*.conf\nlast 1\n");
         src.add("/etc/k/conf.d/a.conf", "a 1\n");
         src.add("/etc/k/conf.d/b.conf", "b 1\ninclude ../k.conf\n");
-        let mut r = Reader::new(&src, ReadOptions::default());
+        let bump = Bump::new();
+        let mut r = Reader::new(&src, &bump, ReadOptions::default());
         let mut sink = Sink::default();
         r.read_main(Path::new("/etc/k/k.conf"), &mut sink).unwrap();
         let words: Vec<&str> = r
@@ -1594,11 +1612,12 @@ mod tests {
     fn script_rest_kept() {
         let mut src = MemSource::new();
         src.add("/k", "notify_master \"/x.sh a\" root }\n");
-        let mut r = Reader::new(&src, ReadOptions::default());
+        let bump = Bump::new();
+        let mut r = Reader::new(&src, &bump, ReadOptions::default());
         let mut sink = Sink::default();
         r.read_main(Path::new("/k"), &mut sink).unwrap();
         assert!(r.lines[0].has_rest);
-        assert_eq!(r.rests, vec![(0, "\"/x.sh a\" root".into())]);
+        assert_eq!(r.rests, vec![(0, "\"/x.sh a\" root")]);
         assert!(r.lines[1].is_close());
     }
 }

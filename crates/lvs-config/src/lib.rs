@@ -89,11 +89,12 @@ pub fn load(source: &dyn Source, path: &Path) -> Result<Loaded, Error> {
 /// Load with explicit options.
 pub fn load_with(source: &dyn Source, path: &Path, opts: &LoadOptions) -> Result<Loaded, Error> {
     let mut sink = Sink::default();
-    let mut reader = lexer::Reader::new(source, read_options(source, opts));
+    let bump = bumpalo::Bump::new();
+    let mut reader = lexer::Reader::new(source, &bump, read_options(source, opts));
     reader
         .read_main(path, &mut sink)
         .map_err(Error::Unreadable)?;
-    Ok(finish(reader, sink))
+    Ok(finish(reader, &bump, sink))
 }
 
 /// Parse configuration text given directly (`name` is used in diagnostics
@@ -101,18 +102,20 @@ pub fn load_with(source: &dyn Source, path: &Path, opts: &LoadOptions) -> Result
 pub fn parse_str(name: &str, text: &str) -> Loaded {
     let src = MemSource::new();
     let mut sink = Sink::default();
-    let mut reader = lexer::Reader::new(&src, read_options(&src, &LoadOptions::default()));
+    let bump = bumpalo::Bump::new();
+    let mut reader = lexer::Reader::new(&src, &bump, read_options(&src, &LoadOptions::default()));
     reader.read_named(Path::new(name), text.as_bytes(), &mut sink);
-    finish(reader, sink)
+    finish(reader, &bump, sink)
 }
 
 /// Parse raw bytes (any bytes: the fuzz and proptest entry point).
 pub fn parse_bytes(name: &str, bytes: &[u8]) -> Loaded {
     let src = MemSource::new();
     let mut sink = Sink::default();
-    let mut reader = lexer::Reader::new(&src, read_options(&src, &LoadOptions::default()));
+    let bump = bumpalo::Bump::new();
+    let mut reader = lexer::Reader::new(&src, &bump, read_options(&src, &LoadOptions::default()));
     reader.read_named(Path::new(name), bytes, &mut sink);
-    finish(reader, sink)
+    finish(reader, &bump, sink)
 }
 
 fn read_options(source: &dyn Source, opts: &LoadOptions) -> lexer::ReadOptions {
@@ -127,11 +130,19 @@ fn read_options(source: &dyn Source, opts: &LoadOptions) -> lexer::ReadOptions {
     }
 }
 
-fn finish(reader: lexer::Reader<'_>, mut sink: Sink) -> Loaded {
-    let read = reader.into_parts();
-    let kparent = cascade::simulate(&read.lines, &read.arena);
-    let files = read.files;
-    let nodes = tree::build(read.lines, read.arena, read.rests, &mut sink);
+/// Tree, lowering and lints over what the reader read. The reader's words,
+/// the file texts and the tree live in the load's arena (`bump`), freed at
+/// once when the load returns; only the typed model is kept.
+fn finish(reader: lexer::Reader<'_>, bump: &bumpalo::Bump, mut sink: Sink) -> Loaded {
+    let lexer::ReadParts {
+        files,
+        lines,
+        arena,
+        rests,
+    } = reader.into_parts();
+    let kparent = cascade::simulate(&lines, &arena);
+    let nodes = tree::build(&lines, &arena, &rests, bump, &mut sink);
+    drop(lines);
     let lost = cascade::analyze(&kparent, &nodes);
     let config = lower::lower(&nodes, &lost, &mut sink);
     lint::single(&config, &mut sink);

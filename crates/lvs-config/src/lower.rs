@@ -19,7 +19,7 @@ mod vrrp;
 mod vs;
 
 /// Lower the whole tree.
-pub(crate) fn lower(nodes: &[Node], lost: &HashMap<usize, Lost>, sink: &mut Sink) -> Config {
+pub(crate) fn lower(nodes: &[Node<'_>], lost: &HashMap<usize, Lost>, sink: &mut Sink) -> Config {
     let mut l = Lower {
         sink,
         lost,
@@ -202,7 +202,7 @@ pub(crate) struct Lower<'s, 'l> {
     pub(crate) suggestions: HashMap<String, Option<&'static str>>,
 }
 
-fn raw_line(n: &Node) -> RawLine {
+fn raw_line(n: &Node<'_>) -> RawLine {
     let mut words = vec![n.kw.text.to_string()];
     words.extend(n.args.iter().map(|w| w.text.to_string()));
     RawLine {
@@ -211,7 +211,7 @@ fn raw_line(n: &Node) -> RawLine {
     }
 }
 
-pub(crate) fn raw_block(n: &Node) -> RawBlock {
+pub(crate) fn raw_block(n: &Node<'_>) -> RawBlock {
     RawBlock {
         keyword: n.kw.text.to_string(),
         args: n.args.iter().map(|w| w.text.to_string()).collect(),
@@ -356,7 +356,7 @@ impl Lower<'_, '_> {
         &mut self,
         code: &'static str,
         span: Span,
-        n: &Node,
+        n: &Node<'_>,
         msg: String,
         hint: Option<String>,
     ) {
@@ -375,19 +375,25 @@ impl Lower<'_, '_> {
         self.push(Severity::Warning, code, span, Some(kw), msg, hint);
     }
 
-    pub(crate) fn note(&mut self, code: &'static str, n: &Node, msg: String, hint: Option<String>) {
+    pub(crate) fn note(
+        &mut self,
+        code: &'static str,
+        n: &Node<'_>,
+        msg: String,
+        hint: Option<String>,
+    ) {
         let kw = n.kw.text.to_string();
         self.push(Severity::Note, code, n.span, Some(&kw), msg, hint);
     }
 
     /// An invalid value: error at the argument.
-    pub(crate) fn invalid(&mut self, n: &Node, idx: usize, msg: String) {
+    pub(crate) fn invalid(&mut self, n: &Node<'_>, idx: usize, msg: String) {
         let kw = n.kw.text.to_string();
         let span = n.arg_span(idx);
         self.push(Severity::Error, "invalid-value", span, Some(&kw), msg, None);
     }
 
-    pub(crate) fn obsolete_note(&mut self, n: &Node, why: &str) {
+    pub(crate) fn obsolete_note(&mut self, n: &Node<'_>, why: &str) {
         let kw = n.kw.text.to_string();
         self.push(
             Severity::Warning,
@@ -400,7 +406,7 @@ impl Lower<'_, '_> {
     }
 
     /// An unknown keyword (or block) in `ctx`.
-    pub(crate) fn unknown(&mut self, n: &Node, ctx: &str) {
+    pub(crate) fn unknown(&mut self, n: &Node<'_>, ctx: &str) {
         let kw = n.kw.text.to_string();
         if kw.starts_with("//") {
             self.push(
@@ -489,7 +495,7 @@ impl Lower<'_, '_> {
     }
 
     /// The body of a block keyword; error if the `{` is missing.
-    pub(crate) fn body<'n>(&mut self, n: &'n Node) -> Option<&'n [Node]> {
+    pub(crate) fn body<'a>(&mut self, n: &Node<'a>) -> Option<&'a [Node<'a>]> {
         match &n.block {
             Some(b) => Some(b),
             None => {
@@ -508,7 +514,7 @@ impl Lower<'_, '_> {
     }
 
     /// A plain keyword must not open a block.
-    pub(crate) fn no_block(&mut self, n: &Node) {
+    pub(crate) fn no_block(&mut self, n: &Node<'_>) {
         if n.block.is_some() {
             let kw = n.kw.text.to_string();
             self.push(
@@ -523,7 +529,7 @@ impl Lower<'_, '_> {
     }
 
     /// Warn about extra words after `max` arguments (keepalived ignores them silently).
-    pub(crate) fn extra(&mut self, n: &Node, max: usize) {
+    pub(crate) fn extra(&mut self, n: &Node<'_>, max: usize) {
         if n.args.len() > max {
             let kw = n.kw.text.to_string();
             let w = &n.args[max];
@@ -552,7 +558,7 @@ impl Lower<'_, '_> {
     }
 
     /// The first argument; error if missing (keepalived exits here).
-    pub(crate) fn arg1<'n>(&mut self, n: &'n Node) -> Option<&'n str> {
+    pub(crate) fn arg1<'a>(&mut self, n: &Node<'a>) -> Option<&'a str> {
         self.no_block(n);
         match n.arg(0) {
             Some(a) => Some(a),
@@ -572,7 +578,7 @@ impl Lower<'_, '_> {
     }
 
     /// An integer argument in range.
-    pub(crate) fn int(&mut self, n: &Node, min: i64, max: i64) -> Option<i64> {
+    pub(crate) fn int(&mut self, n: &Node<'_>, min: i64, max: i64) -> Option<i64> {
         let a = self.arg1(n)?;
         match parse_int(a, min, max) {
             Ok(v) => {
@@ -586,13 +592,13 @@ impl Lower<'_, '_> {
         }
     }
 
-    pub(crate) fn u32_(&mut self, n: &Node, min: u32, max: u32) -> Option<u32> {
+    pub(crate) fn u32_(&mut self, n: &Node<'_>, min: u32, max: u32) -> Option<u32> {
         self.int(n, i64::from(min), i64::from(max))
             .map(|v| v as u32)
     }
 
     /// A timer argument in `[min, max]` seconds.
-    pub(crate) fn timer(&mut self, n: &Node, min: f64, max: f64) -> Option<Duration> {
+    pub(crate) fn timer(&mut self, n: &Node<'_>, min: f64, max: f64) -> Option<Duration> {
         let a = self.arg1(n)?;
         match parse_timer(a, min, max) {
             Ok(v) => {
@@ -607,7 +613,7 @@ impl Lower<'_, '_> {
     }
 
     /// A `[BOOL]` keyword: no argument means true.
-    pub(crate) fn flag(&mut self, n: &Node) -> bool {
+    pub(crate) fn flag(&mut self, n: &Node<'_>) -> bool {
         self.no_block(n);
         match n.arg(0) {
             None => true,
@@ -632,21 +638,21 @@ impl Lower<'_, '_> {
     }
 
     /// A keyword without arguments.
-    pub(crate) fn bare(&mut self, n: &Node) -> bool {
+    pub(crate) fn bare(&mut self, n: &Node<'_>) -> bool {
         self.no_block(n);
         self.extra(n, 0);
         true
     }
 
     /// A string argument.
-    pub(crate) fn string(&mut self, n: &Node) -> Option<String> {
+    pub(crate) fn string(&mut self, n: &Node<'_>) -> Option<String> {
         let a = self.arg1(n)?.to_string();
         self.extra(n, 1);
         Some(a)
     }
 
     /// An IP address argument.
-    pub(crate) fn ip(&mut self, n: &Node) -> Option<IpAddr> {
+    pub(crate) fn ip(&mut self, n: &Node<'_>) -> Option<IpAddr> {
         let a = self.arg1(n)?;
         match parse_ip(a) {
             Some(ip) => {
@@ -665,7 +671,7 @@ impl Lower<'_, '_> {
     }
 
     /// `USER [[:]GROUP]`.
-    pub(crate) fn user(&mut self, n: &Node) -> Option<ScriptUser> {
+    pub(crate) fn user(&mut self, n: &Node<'_>) -> Option<ScriptUser> {
         let u = self.arg1(n)?;
         let (user, mut group) = match u.split_once(':') {
             Some((u, g)) => (u.to_string(), Some(g.to_string()).filter(|g| !g.is_empty())),
@@ -681,7 +687,7 @@ impl Lower<'_, '_> {
     }
 
     /// A script keyword: command (script quoting) and optional user/group.
-    pub(crate) fn script(&mut self, n: &Node) -> Option<Script> {
+    pub(crate) fn script(&mut self, n: &Node<'_>) -> Option<Script> {
         self.no_block(n);
         let kw = n.kw.text.to_string();
         let rest = match &n.rest {
@@ -768,7 +774,7 @@ impl Lower<'_, '_> {
     }
 
     /// `NAME [weight W] [reverse|noreverse]` entries of a track_* block.
-    pub(crate) fn track_refs(&mut self, n: &Node, wmin: i32, wmax: i32) -> Vec<TrackRef> {
+    pub(crate) fn track_refs(&mut self, n: &Node<'_>, wmin: i32, wmax: i32) -> Vec<TrackRef> {
         let mut out = Vec::new();
         let Some(body) = self.body(n) else {
             return out;
@@ -825,7 +831,7 @@ impl Lower<'_, '_> {
     }
 
     /// One `virtual_ipaddress`-style entry.
-    pub(crate) fn vip(&mut self, e: &Node) -> Option<VirtualIpAddress> {
+    pub(crate) fn vip(&mut self, e: &Node<'_>) -> Option<VirtualIpAddress> {
         if e.block.is_some() {
             self.no_block(e);
         }
@@ -962,7 +968,7 @@ impl Lower<'_, '_> {
         Some(v)
     }
 
-    pub(crate) fn track_file_def(&mut self, n: &Node) -> Option<TrackFileDef> {
+    pub(crate) fn track_file_def(&mut self, n: &Node<'_>) -> Option<TrackFileDef> {
         let name = self.block_name(n)?;
         let body = self.body(n)?;
         let mut t = TrackFileDef {
@@ -992,7 +998,7 @@ impl Lower<'_, '_> {
         Some(t)
     }
 
-    pub(crate) fn track_process_def(&mut self, n: &Node) -> Option<TrackProcessDef> {
+    pub(crate) fn track_process_def(&mut self, n: &Node<'_>) -> Option<TrackProcessDef> {
         let name = self.block_name(n)?;
         let body = self.body(n)?;
         let mut t = TrackProcessDef {
@@ -1023,7 +1029,7 @@ impl Lower<'_, '_> {
     }
 
     /// The NAME of `block NAME {`.
-    pub(crate) fn block_name(&mut self, n: &Node) -> Option<String> {
+    pub(crate) fn block_name(&mut self, n: &Node<'_>) -> Option<String> {
         match n.arg(0) {
             Some(a) => {
                 if n.args.len() > 1 {

@@ -1,45 +1,63 @@
-//! The text of one word, interned per load.
+//! The text of one word: a slice of the configuration text, or of the
+//! load's arena.
 //!
-//! A config of 10,000 virtual servers has over half a million words but only
-//! a few tens of thousands of distinct ones (keywords, braces, small numbers
-//! repeat endlessly). A `String` per word meant as many allocations, which
-//! dominated the time and the peak memory of a load. The reader interns
-//! every word: one shared allocation per distinct text, and a `Text` is a
-//! 16-byte reference to it whose `&str` costs nothing to get.
+//! A config of 10,000 virtual servers has over half a million words. A
+//! `String` per word meant as many allocations (and as many frees), which
+//! dominated the time and the peak memory of a load. A word is a 16-byte
+//! `&str` instead: into the file text itself when the word is the bytes as
+//! written (the common case: nothing is copied), else into the load's
+//! arena ([`Interner`]: one copy per distinct text of the words that the
+//! reader had to rewrite — quotes, escapes, substitutions). The arena, the
+//! file texts and the keyword tree are all freed at once at the end of a
+//! load; the typed model owns its own strings.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
-use std::rc::Rc;
 
-/// An immutable word text (shared with every equal word of the same load).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Text(Rc<str>);
+use bumpalo::Bump;
 
-impl Text {
+/// An immutable word text, borrowed from the file text or the load's arena.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Text<'a>(&'a str);
+
+impl<'a> Text<'a> {
+    /// A word that is a slice of text living as long as the load.
+    #[inline]
+    pub(crate) fn borrowed(s: &'a str) -> Self {
+        Text(s)
+    }
+
     /// The text.
     #[inline]
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
+    pub(crate) fn as_str(&self) -> &'a str {
+        self.0
     }
 }
 
-/// The distinct word texts of one load.
-#[derive(Default)]
-pub(crate) struct Interner {
-    set: HashSet<Rc<str>, BuildHasherDefault<WordHasher>>,
+/// Copies of rewritten word texts in the load's arena, one per distinct text.
+pub(crate) struct Interner<'a> {
+    bump: &'a Bump,
+    set: HashSet<&'a str, BuildHasherDefault<WordHasher>>,
 }
 
-impl Interner {
-    /// The shared text equal to `s`.
-    #[inline]
-    pub(crate) fn intern(&mut self, s: &str) -> Text {
-        if let Some(r) = self.set.get(s) {
-            return Text(Rc::clone(r));
+impl<'a> Interner<'a> {
+    pub(crate) fn new(bump: &'a Bump) -> Self {
+        Self {
+            bump,
+            set: HashSet::default(),
         }
-        let r: Rc<str> = Rc::from(s);
-        self.set.insert(Rc::clone(&r));
+    }
+
+    /// The arena's text equal to `s`.
+    #[inline]
+    pub(crate) fn intern(&mut self, s: &str) -> Text<'a> {
+        if let Some(r) = self.set.get(s) {
+            return Text(r);
+        }
+        let r: &'a str = self.bump.alloc_str(s);
+        self.set.insert(r);
         Text(r)
     }
 }
@@ -84,51 +102,51 @@ impl Hasher for WordHasher {
     }
 }
 
-impl From<&str> for Text {
-    fn from(s: &str) -> Self {
-        Text(Rc::from(s))
+impl<'a> From<&'a str> for Text<'a> {
+    fn from(s: &'a str) -> Self {
+        Text(s)
     }
 }
 
-impl From<Text> for String {
-    fn from(t: Text) -> Self {
+impl From<Text<'_>> for String {
+    fn from(t: Text<'_>) -> Self {
         t.as_str().to_string()
     }
 }
 
-impl Deref for Text {
+impl Deref for Text<'_> {
     type Target = str;
     #[inline]
     fn deref(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
-impl AsRef<str> for Text {
+impl AsRef<str> for Text<'_> {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
-impl PartialEq<str> for Text {
+impl PartialEq<str> for Text<'_> {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
     }
 }
 
-impl PartialEq<&str> for Text {
+impl PartialEq<&str> for Text<'_> {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
     }
 }
 
-impl fmt::Debug for Text {
+impl fmt::Debug for Text<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
-impl fmt::Display for Text {
+impl fmt::Display for Text<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -140,7 +158,8 @@ mod tests {
 
     #[test]
     fn interned_words_share_one_allocation_and_round_trip() {
-        let mut i = Interner::default();
+        let bump = Bump::new();
+        let mut i = Interner::new(&bump);
         for s in [
             "",
             "{",
@@ -149,15 +168,15 @@ mod tests {
         ] {
             let a = i.intern(s);
             let b = i.intern(&s.chars().collect::<String>());
-            assert!(Rc::ptr_eq(&a.0, &b.0));
+            assert!(std::ptr::eq(a.0, b.0));
             assert_eq!(a.as_str(), s);
             assert_eq!(a, s);
             assert_eq!(a, Text::from(s));
-            assert_eq!(String::from(a.clone()), s);
+            assert_eq!(String::from(a), s);
             assert_eq!(format!("{a}"), s);
             assert_eq!(format!("{a:?}"), format!("{s:?}"));
         }
         assert_eq!(i.set.len(), 4);
-        assert_eq!(std::mem::size_of::<Text>(), 16);
+        assert_eq!(std::mem::size_of::<Text<'_>>(), 16);
     }
 }

@@ -5,6 +5,8 @@
 //! braces, which is what the operator meant, and `crate::cascade` reports
 //! where keepalived would read the file differently (lint d).
 
+use bumpalo::Bump;
+
 use crate::diag::Severity;
 use crate::lexer::{Line, Word};
 use crate::model::Span;
@@ -16,19 +18,23 @@ use crate::Sink;
 const MAX_DEPTH: usize = 64;
 
 /// A keyword line with its arguments and optional `{ … }` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Node {
+///
+/// Nothing in a node is owned: the words are the reader's (slices of the
+/// file text), and bodies live in the load's arena, so building the tree
+/// allocates one slice per block and dropping it costs nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Node<'a> {
     /// Index of the keyword's line in the reader's line list.
     pub(crate) line_idx: u32,
-    pub(crate) kw: Word,
-    pub(crate) args: Box<[Word]>,
-    pub(crate) rest: Option<Box<str>>,
+    pub(crate) kw: Word<'a>,
+    pub(crate) args: &'a [Word<'a>],
+    pub(crate) rest: Option<&'a str>,
     pub(crate) span: Span,
-    pub(crate) block: Option<Vec<Node>>,
+    pub(crate) block: Option<&'a [Node<'a>]>,
 }
 
-impl Node {
-    pub(crate) fn arg(&self, i: usize) -> Option<&str> {
+impl<'a> Node<'a> {
+    pub(crate) fn arg(&self, i: usize) -> Option<&'a str> {
         self.args.get(i).map(|w| w.text.as_str())
     }
 
@@ -42,60 +48,48 @@ impl Node {
         }
     }
 
-    pub(crate) fn name(&self) -> &str {
-        &self.kw.text
+    pub(crate) fn name(&self) -> &'a str {
+        self.kw.text.as_str()
     }
 }
 
 /// Build the tree. Never fails: stray braces are diagnostics.
-/// Moves the words of keyword lines out of the reader's word list, in
-/// order (lines skipped by the builder have theirs dropped).
-struct Words {
-    it: std::vec::IntoIter<Word>,
-    pos: usize,
-}
-
-impl Words {
-    fn take(&mut self, l: &Line) -> Option<(Word, Box<[Word]>)> {
-        let start = l.start as usize;
-        if start > self.pos {
-            self.it.nth(start - self.pos - 1);
-        }
-        self.pos = start + l.len as usize;
-        let kw = self.it.next()?;
-        let args = self
-            .it
-            .by_ref()
-            .take((l.len as usize).saturating_sub(1))
-            .collect();
-        Some((kw, args))
-    }
-}
-
-pub(crate) fn build(
-    lines: Vec<Line>,
-    arena: Vec<Word>,
-    rests: Vec<(u32, Box<str>)>,
+///
+/// `words` is the reader's word list (each line's words are
+/// `words[start..start + len]`), `rests` its script rests in line order;
+/// bodies are allocated in `bump` as their blocks close.
+pub(crate) fn build<'a>(
+    lines: &[Line],
+    words: &'a [Word<'a>],
+    rests: &[(u32, &'a str)],
+    bump: &'a Bump,
     sink: &mut Sink,
-) -> Vec<Node> {
-    let mut words = Words {
-        it: arena.into_iter(),
-        pos: 0,
-    };
-    let mut rests = rests.into_iter();
+) -> Vec<Node<'a>> {
+    let mut rests = rests.iter();
     // Explicit stack instead of recursion: arbitrary nesting depth is safe.
-    let mut stack: Vec<(Vec<Node>, Option<Span>)> = vec![(Vec::new(), None)];
+    // The children of each open block collect in a vector of the stack
+    // (vectors are reused: no allocation per block), then are copied to
+    // the arena when the block closes.
+    let mut stack: Vec<(Vec<Node<'a>>, Option<Span>)> = vec![(Vec::new(), None)];
+    let mut spare: Vec<Vec<Node<'a>>> = Vec::new();
+    let close = |stack: &mut Vec<(Vec<Node<'a>>, Option<Span>)>,
+                 spare: &mut Vec<Vec<Node<'a>>>|
+     -> Option<Span> {
+        let (mut body, open) = stack.pop().expect("len > 1");
+        let parent = &mut stack.last_mut().expect("non-empty").0;
+        if let Some(last) = parent.last_mut() {
+            last.block = Some(bump.alloc_slice_copy(&body));
+        }
+        body.clear();
+        spare.push(body);
+        open
+    };
     let mut i = 0;
     while i < lines.len() {
         let l = &lines[i];
         if l.is_close() {
             if stack.len() > 1 {
-                let (mut body, _) = stack.pop().expect("len > 1");
-                body.shrink_to_fit();
-                let parent = &mut stack.last_mut().expect("non-empty").0;
-                if let Some(last) = parent.last_mut() {
-                    last.block = Some(body);
-                }
+                close(&mut stack, &mut spare);
             } else {
                 sink.push(
                     Severity::Error,
@@ -133,28 +127,27 @@ pub(crate) fn build(
                     col: l.col,
                     quoted: false,
                 },
-                args: Box::default(),
+                args: &[],
                 rest: None,
                 span: l.span(),
                 block: None,
             });
-            stack.push((Vec::new(), Some(l.span())));
+            stack.push((spare.pop().unwrap_or_default(), Some(l.span())));
             i += 1;
             continue;
         }
         let span = l.span();
         let opens = lines.get(i + 1).is_some_and(Line::is_open);
-        let l = &lines[i];
         let mut rest = None;
         if l.has_rest {
-            for (at, r) in rests.by_ref() {
+            for &(at, r) in rests.by_ref() {
                 if at as usize == i {
                     rest = Some(r);
                     break;
                 }
             }
         }
-        let Some((kw, args)) = words.take(l) else {
+        let Some((&kw, args)) = l.words(words).split_first() else {
             i += 1;
             continue;
         };
@@ -168,22 +161,13 @@ pub(crate) fn build(
         };
         stack.last_mut().expect("non-empty").0.push(node);
         if opens && stack.len() > MAX_DEPTH {
-            // Too deep: skip the whole block (keeps every later pass,
-            // including drop, free of deep recursion).
-            let kwt = stack
-                .last()
-                .expect("non-empty")
-                .0
-                .last()
-                .expect("just pushed")
-                .kw
-                .text
-                .clone();
+            // Too deep: skip the whole block (keeps every later pass free
+            // of deep recursion).
             sink.push(
                 Severity::Error,
                 "too-deep",
                 Some(span),
-                Some(&kwt),
+                Some(kw.text.as_str()),
                 format!("blocks nest deeper than {MAX_DEPTH}; this block is ignored"),
                 None,
             );
@@ -202,27 +186,27 @@ pub(crate) fn build(
             }
             i += 1;
         } else if opens {
-            stack.push((Vec::new(), Some(l.span())));
+            stack.push((spare.pop().unwrap_or_default(), Some(l.span())));
             i += 2;
         } else {
             i += 1;
         }
     }
     while stack.len() > 1 {
-        let (body, open) = stack.pop().expect("len > 1");
-        let parent = &mut stack.last_mut().expect("non-empty").0;
-        let kw = parent.last().map(|n| n.kw.text.to_string());
+        let kw = {
+            let parent = &stack[stack.len() - 2].0;
+            parent.last().map(|n| n.kw.text.as_str())
+        };
+        let open = stack.last().expect("len > 1").1;
         sink.push(
             Severity::Error,
             "missing-close-brace",
             open,
-            kw.as_deref(),
+            kw,
             "block is not closed: missing '}' at end of file".to_string(),
             None,
         );
-        if let Some(last) = parent.last_mut() {
-            last.block = Some(body);
-        }
+        close(&mut stack, &mut spare);
     }
     stack.pop().map(|(b, _)| b).unwrap_or_default()
 }

@@ -121,7 +121,7 @@ const GLOBAL_OTHER: &[&str] = &[
 ];
 
 impl Lower<'_, '_> {
-    pub(crate) fn global_defs(&mut self, body: &[Node], g: &mut GlobalDefs) {
+    pub(crate) fn global_defs(&mut self, body: &[Node<'_>], g: &mut GlobalDefs) {
         for n in body {
             match n.name() {
                 "router_id" => g.router_id = self.string(n).or(g.router_id.take()),
@@ -259,7 +259,7 @@ impl Lower<'_, '_> {
         }
     }
 
-    fn lvs_timeouts(&mut self, n: &Node) -> Option<LvsTimeouts> {
+    fn lvs_timeouts(&mut self, n: &Node<'_>) -> Option<LvsTimeouts> {
         self.arg1(n)?;
         let mut t = LvsTimeouts {
             span: n.span,
@@ -312,7 +312,7 @@ impl Lower<'_, '_> {
         Some(t)
     }
 
-    fn lvs_sync_daemon(&mut self, n: &Node) -> Option<LvsSyncDaemon> {
+    fn lvs_sync_daemon(&mut self, n: &Node<'_>) -> Option<LvsSyncDaemon> {
         let iface = self.arg1(n)?.to_string();
         let mut s = LvsSyncDaemon {
             interface: iface,
@@ -371,7 +371,7 @@ impl Lower<'_, '_> {
         Some(s)
     }
 
-    pub(crate) fn vrrp_script(&mut self, n: &Node) -> Option<VrrpScript> {
+    pub(crate) fn vrrp_script(&mut self, n: &Node<'_>) -> Option<VrrpScript> {
         let name = self.block_name(n)?;
         let body = self.body(n)?;
         let mut s = VrrpScript {
@@ -448,7 +448,7 @@ impl Lower<'_, '_> {
         Some(s)
     }
 
-    pub(crate) fn vrrp_sync_group(&mut self, n: &Node) -> Option<VrrpSyncGroup> {
+    pub(crate) fn vrrp_sync_group(&mut self, n: &Node<'_>) -> Option<VrrpSyncGroup> {
         let name = self.block_name(n)?;
         let body = self.body(n)?;
         let mut g = VrrpSyncGroup {
@@ -462,7 +462,7 @@ impl Lower<'_, '_> {
                     if let Some(b) = self.body(e) {
                         for m in b {
                             g.group.push(m.kw.text.to_string());
-                            for a in &m.args {
+                            for a in m.args {
                                 g.group.push(a.text.to_string());
                             }
                         }

@@ -8,7 +8,7 @@ use crate::tree::Node;
 use crate::values::*;
 
 impl Lower<'_, '_> {
-    pub(crate) fn vrrp_instance(&mut self, n: &Node) -> Option<VrrpInstance> {
+    pub(crate) fn vrrp_instance(&mut self, n: &Node<'_>) -> Option<VrrpInstance> {
         let name = self.block_name(n)?;
         let body = self.body(n)?;
         let mut v = VrrpInstance {
@@ -67,11 +67,11 @@ impl Lower<'_, '_> {
             sync_group: None,
             span: n.span,
         };
-        let mut state_node: Option<&Node> = None;
+        let mut state_node: Option<&Node<'_>> = None;
         let mut prio: Option<u8> = None;
-        let mut version: Option<(u8, &Node)> = None;
-        let mut advert: Option<(&Node, Duration)> = None;
-        let mut nopreempt: Option<&Node> = None;
+        let mut version: Option<(u8, &Node<'_>)> = None;
+        let mut advert: Option<(&Node<'_>, Duration)> = None;
+        let mut nopreempt: Option<&Node<'_>> = None;
         let mut vrid_seen = false;
         for e in body {
             match e.name() {
@@ -226,7 +226,7 @@ impl Lower<'_, '_> {
                 "use_vmac" => {
                     self.no_block(e);
                     let mut u = UseVmac::default();
-                    for a in &e.args {
+                    for a in e.args {
                         if a.text.matches(':').count() == 5 {
                             u.mac = Some(a.text.to_string());
                         } else if u.name.is_none() {
@@ -412,7 +412,7 @@ impl Lower<'_, '_> {
         Some(v)
     }
 
-    fn unicast_peer(&mut self, p: &Node, out: &mut Vec<UnicastPeer>) {
+    fn unicast_peer(&mut self, p: &Node<'_>, out: &mut Vec<UnicastPeer>) {
         let Some(addr) = parse_ip(&p.kw.text) else {
             let t = p.kw.text.to_string();
             self.push(
@@ -463,7 +463,7 @@ impl Lower<'_, '_> {
         out.push(u);
     }
 
-    fn authentication(&mut self, n: &Node) -> Option<Authentication> {
+    fn authentication(&mut self, n: &Node<'_>) -> Option<Authentication> {
         let body = self.body(n)?;
         let mut ty = AuthType::Pass;
         let mut pass: Option<String> = None;

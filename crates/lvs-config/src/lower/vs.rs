@@ -40,7 +40,7 @@ const CHECKERS: &[&str] = &[
 ];
 
 impl Lower<'_, '_> {
-    pub(crate) fn virtual_server_group(&mut self, n: &Node) -> Option<VirtualServerGroup> {
+    pub(crate) fn virtual_server_group(&mut self, n: &Node<'_>) -> Option<VirtualServerGroup> {
         let name = self.block_name(n)?;
         let body = self.body(n)?;
         let mut g = VirtualServerGroup {
@@ -113,7 +113,7 @@ impl Lower<'_, '_> {
         Some(g)
     }
 
-    pub(crate) fn virtual_server(&mut self, n: &Node) -> Option<VirtualServer> {
+    pub(crate) fn virtual_server(&mut self, n: &Node<'_>) -> Option<VirtualServer> {
         self.body(n)?;
         let address = match (n.arg(0), n.arg(1)) {
             (Some("fwmark"), Some(m)) => match parse_int(m, 1, i64::from(u32::MAX)) {
@@ -171,7 +171,7 @@ impl Lower<'_, '_> {
         if n.args.len() > 2 {
             self.extra(n, 2);
         }
-        let body = n.block.as_deref().unwrap_or(&[]);
+        let body = n.block.unwrap_or(&[]);
         let fwmark = matches!(address, VsAddress::Fwmark { .. });
         let mut v = VirtualServer {
             address,
@@ -206,8 +206,8 @@ impl Lower<'_, '_> {
         let mut protocol_seen = false;
         let mut algo_seen: Option<u32> = None;
         let mut kind_seen = false;
-        let mut hysteresis_node: Option<&Node> = None;
-        let mut quorum_node: Option<&Node> = None;
+        let mut hysteresis_node: Option<&Node<'_>> = None;
+        let mut quorum_node: Option<&Node<'_>> = None;
         let mut sorry_inhibit = false;
         let mut sorry_kind: Option<LbKind> = None;
         for e in body {
@@ -571,7 +571,7 @@ impl Lower<'_, '_> {
         Some(v)
     }
 
-    fn lb_kind(&mut self, e: &Node) -> Option<LbKind> {
+    fn lb_kind(&mut self, e: &Node<'_>) -> Option<LbKind> {
         let k = self.arg1(e)?.to_string();
         match k.as_str() {
             "NAT" => {
@@ -662,7 +662,7 @@ impl Lower<'_, '_> {
         }
     }
 
-    fn real_server(&mut self, n: &Node, inh: &Inherit) -> Option<RealServer> {
+    fn real_server(&mut self, n: &Node<'_>, inh: &Inherit) -> Option<RealServer> {
         let ip_text = n.arg(0);
         let Some(ip) = ip_text.and_then(parse_ip) else {
             match ip_text {
@@ -806,7 +806,7 @@ impl Lower<'_, '_> {
         Some(rs)
     }
 
-    fn checker(&mut self, n: &Node, rs: &RealServer, inh: &Inherit) -> Option<Checker> {
+    fn checker(&mut self, n: &Node<'_>, rs: &RealServer, inh: &Inherit) -> Option<Checker> {
         let kind = n.name().to_string();
         let body = self.body(n)?;
         let (def_retry, def_dbr) = match kind.as_str() {
@@ -945,7 +945,7 @@ impl Lower<'_, '_> {
                 "host" if kind == "SMTP_CHECK" => {
                     self.obsolete_note(e, "the SMTP_CHECK host {} sub-block is deprecated; use one SMTP_CHECK per host with connect_ip");
                     if let Some(b) = &e.block {
-                        for h in b {
+                        for h in *b {
                             if h.name() == "connect_ip" {
                                 if let Some(ip) = h.arg(0).and_then(parse_ip) {
                                     c.connect_ip = ip;
@@ -1103,7 +1103,7 @@ impl Lower<'_, '_> {
         })
     }
 
-    fn url(&mut self, n: &Node) -> Option<Url> {
+    fn url(&mut self, n: &Node<'_>) -> Option<Url> {
         let body = self.body(n)?;
         let mut u = Url {
             path: String::new(),
