@@ -26,6 +26,7 @@ mod lexer;
 pub mod lint;
 mod lower;
 pub mod model;
+mod reload;
 mod schema;
 mod source;
 mod text;
@@ -34,6 +35,7 @@ mod values;
 
 pub use diag::{Diagnostic, Severity};
 pub use model::*;
+pub use reload::{reload, Patch, Reload, VsChange};
 pub use source::{FileMeta, FsSource, MemSource, Source};
 
 /// Errors that stop a load before any configuration is read.
@@ -63,6 +65,10 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// The files read: index 0 is the main file; [`Span::file`] indexes this.
     pub files: Vec<PathBuf>,
+    /// What [`reload`] compares against (not part of the value: ignored by
+    /// `==`, not serialized).
+    #[serde(skip)]
+    pub(crate) base: reload::Base,
 }
 
 use serde::Serialize;
@@ -90,11 +96,13 @@ pub fn load(source: &dyn Source, path: &Path) -> Result<Loaded, Error> {
 pub fn load_with(source: &dyn Source, path: &Path, opts: &LoadOptions) -> Result<Loaded, Error> {
     let mut sink = Sink::default();
     let bump = bumpalo::Bump::new();
-    let mut reader = lexer::Reader::new(source, &bump, read_options(source, opts));
+    // Every question asked of the source is recorded for `reload`.
+    let rec = reload::Recorder::new(source);
+    let mut reader = lexer::Reader::new(&rec, &bump, read_options(&rec, opts));
     reader
         .read_main(path, &mut sink)
         .map_err(Error::Unreadable)?;
-    Ok(finish(reader, &bump, sink))
+    Ok(finish_with(reader, &bump, sink, Some((&rec, path, opts))))
 }
 
 /// Parse configuration text given directly (`name` is used in diagnostics
@@ -133,7 +141,17 @@ fn read_options(source: &dyn Source, opts: &LoadOptions) -> lexer::ReadOptions {
 /// Tree, lowering and lints over what the reader read. The reader's words,
 /// the file texts and the tree live in the load's arena (`bump`), freed at
 /// once when the load returns; only the typed model is kept.
-fn finish(reader: lexer::Reader<'_>, bump: &bumpalo::Bump, mut sink: Sink) -> Loaded {
+fn finish(reader: lexer::Reader<'_>, bump: &bumpalo::Bump, sink: Sink) -> Loaded {
+    finish_with(reader, bump, sink, None)
+}
+
+/// [`finish`], and for a load from files the base of a later [`reload`].
+fn finish_with(
+    reader: lexer::Reader<'_>,
+    bump: &bumpalo::Bump,
+    mut sink: Sink,
+    rec: Option<(&reload::Recorder<'_>, &Path, &LoadOptions)>,
+) -> Loaded {
     let lexer::ReadParts {
         files,
         lines,
@@ -141,16 +159,33 @@ fn finish(reader: lexer::Reader<'_>, bump: &bumpalo::Bump, mut sink: Sink) -> Lo
         rests,
     } = reader.into_parts();
     let kparent = cascade::simulate(&lines, &arena);
+    let blocks = rec.map(|_| reload::index_blocks(&lines, &arena));
+    let n_lines = lines.len();
     let nodes = tree::build(&lines, &arena, &rests, bump, &mut sink);
     drop(lines);
     let lost = cascade::analyze(&kparent, &nodes);
     let config = lower::lower(&nodes, &lost, &mut sink);
     lint::single(&config, &mut sink);
     let diagnostics = sink.into_diagnostics(&files);
+    let base = match (rec, blocks) {
+        (Some((r, path, opts)), Some(blocks)) => r.base(
+            path,
+            opts,
+            &files,
+            &config,
+            reload::Parsed0 {
+                blocks,
+                unknown_blocks: !lost.is_empty(),
+                lines: n_lines,
+            },
+        ),
+        _ => reload::Base::default(),
+    };
     Loaded {
         config,
         diagnostics,
         files,
+        base,
     }
 }
 
