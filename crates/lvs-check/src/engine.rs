@@ -315,6 +315,8 @@ pub struct Engine {
     jitter_permille: u16,
     stall_grace: Duration,
     stopped: bool,
+    /// Two virtual servers share a key (then only the full reconfigure applies).
+    duplicate_keys: bool,
 }
 
 impl Engine {
@@ -332,6 +334,7 @@ impl Engine {
             jitter_permille: cfg.jitter_permille,
             stall_grace: cfg.stall_grace,
             stopped: false,
+            duplicate_keys: false,
         };
         e.install(cfg, HashMap::new(), HashMap::new(), now);
         e
@@ -558,78 +561,23 @@ impl Engine {
         now: Instant,
     ) {
         let mut new_vs = Vec::with_capacity(cfg.virtual_servers.len());
+        let mut keys = std::collections::HashSet::with_capacity(cfg.virtual_servers.len());
+        self.duplicate_keys = false;
         for (vi, vcfg) in cfg.virtual_servers.into_iter().enumerate() {
+            self.duplicate_keys |= !keys.insert(vcfg.key.clone());
             let prev = old_vs.remove(&vcfg.key);
-            let mut rs_list = Vec::with_capacity(vcfg.real_servers.len());
-            for (ri, rcfg) in vcfg.real_servers.iter().enumerate() {
-                let mut ids = Vec::with_capacity(rcfg.checkers.len());
-                for c in &rcfg.checkers {
-                    let key = (c.spec.clone(), c.timing);
-                    let id = match self.by_key.get(&key) {
-                        Some(&id) => id,
-                        None => {
-                            let (id, probe) = match old_probes.remove(&key) {
-                                // Carried over with its id, state, schedule and in-flight run.
-                                Some((id, p)) => (id, p),
-                                None => {
-                                    let id = ProbeId(self.next_id);
-                                    self.next_id += 1;
-                                    let warm = c.timing.warmup.as_nanos() as u64;
-                                    let offset = if warm == 0 {
-                                        0
-                                    } else {
-                                        self.rng.gen_range(0..=warm)
-                                    };
-                                    let at =
-                                        now + Duration::from_secs(1) + Duration::from_nanos(offset);
-                                    let mut p = Probe::new(c.spec.clone(), c.timing, at);
-                                    Self::schedule(&mut self.timers, id, &mut p, at);
-                                    (id, p)
-                                }
-                            };
-                            self.probes.insert(id, probe);
-                            self.by_key.insert(key, id);
-                            id
-                        }
-                    };
-                    self.probes
-                        .get_mut(&id)
-                        .expect("inserted")
-                        .consumers
-                        .push((vi, ri));
-                    ids.push(id);
-                }
-                let alive_now = ids.iter().all(|id| self.probes[id].is_up);
-                let alive = prev
-                    .as_ref()
-                    .and_then(|v| v.rs.iter().find(|r| r.cfg.dest == rcfg.dest))
-                    .map_or(alive_now, |r| r.alive);
-                rs_list.push(Rs {
-                    cfg: rcfg.clone(),
-                    probes: ids,
-                    alive,
-                });
-            }
-            let mut cfg_no_rs = vcfg;
-            cfg_no_rs.real_servers.clear();
-            let (suspended, quorum_up, published) = match prev {
-                Some(p) => (
-                    p.suspended && cfg_no_rs.ha_suspend,
-                    p.quorum_up,
-                    p.published,
-                ),
-                None => (cfg_no_rs.ha_suspend, true, BTreeMap::new()),
-            };
-            new_vs.push(Vs {
-                cfg: cfg_no_rs,
-                rs: rs_list,
-                suspended,
-                quorum_up,
-                published,
-            });
+            new_vs.push(self.build_vs(vi, vcfg, prev, &mut old_probes, now));
         }
         // Virtual servers that disappeared: withdraw what we published.
-        let mut gone: Vec<Vs> = old_vs.into_values().collect();
+        self.withdraw(old_vs.into_values().collect());
+        self.vs = new_vs;
+        for v in 0..self.vs.len() {
+            self.eval_vs(v);
+        }
+    }
+
+    /// Withdraws what the given (removed) virtual servers published, in key order.
+    fn withdraw(&mut self, mut gone: Vec<Vs>) {
         gone.sort_by(|a, b| a.cfg.key.cmp(&b.cfg.key));
         for vs in gone {
             for (dest, _) in vs.published {
@@ -642,10 +590,165 @@ impl Engine {
                 });
             }
         }
-        self.vs = new_vs;
-        for v in 0..self.vs.len() {
+    }
+
+    /// The engine state of virtual server `vi` of a new configuration: its probes (shared, or
+    /// carried over from `old_probes` with their id, state and schedule, or new), and what
+    /// `prev` (the virtual server with the same key before) knew.
+    fn build_vs(
+        &mut self,
+        vi: usize,
+        vcfg: VirtualServerCfg,
+        prev: Option<Vs>,
+        old_probes: &mut HashMap<(ProbeSpec, Timing), (ProbeId, Probe)>,
+        now: Instant,
+    ) -> Vs {
+        let mut rs_list = Vec::with_capacity(vcfg.real_servers.len());
+        for (ri, rcfg) in vcfg.real_servers.iter().enumerate() {
+            let mut ids = Vec::with_capacity(rcfg.checkers.len());
+            for c in &rcfg.checkers {
+                let key = (c.spec.clone(), c.timing);
+                let id = match self.by_key.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let (id, probe) = match old_probes.remove(&key) {
+                            // Carried over with its id, state, schedule and in-flight run.
+                            Some((id, p)) => (id, p),
+                            None => {
+                                let id = ProbeId(self.next_id);
+                                self.next_id += 1;
+                                let warm = c.timing.warmup.as_nanos() as u64;
+                                let offset = if warm == 0 {
+                                    0
+                                } else {
+                                    self.rng.gen_range(0..=warm)
+                                };
+                                let at =
+                                    now + Duration::from_secs(1) + Duration::from_nanos(offset);
+                                let mut p = Probe::new(c.spec.clone(), c.timing, at);
+                                Self::schedule(&mut self.timers, id, &mut p, at);
+                                (id, p)
+                            }
+                        };
+                        self.probes.insert(id, probe);
+                        self.by_key.insert(key, id);
+                        id
+                    }
+                };
+                // Consumers stay sorted (virtual servers are evaluated in that order).
+                let cons = &mut self.probes.get_mut(&id).expect("inserted").consumers;
+                let at = cons.partition_point(|&c| c < (vi, ri));
+                cons.insert(at, (vi, ri));
+                ids.push(id);
+            }
+            let alive_now = ids.iter().all(|id| self.probes[id].is_up);
+            let alive = prev
+                .as_ref()
+                .and_then(|v| v.rs.iter().find(|r| r.cfg.dest == rcfg.dest))
+                .map_or(alive_now, |r| r.alive);
+            rs_list.push(Rs {
+                cfg: rcfg.clone(),
+                probes: ids,
+                alive,
+            });
+        }
+        let mut cfg_no_rs = vcfg;
+        cfg_no_rs.real_servers.clear();
+        let (suspended, quorum_up, published) = match prev {
+            Some(p) => (
+                p.suspended && cfg_no_rs.ha_suspend,
+                p.quorum_up,
+                p.published,
+            ),
+            None => (cfg_no_rs.ha_suspend, true, BTreeMap::new()),
+        };
+        Vs {
+            cfg: cfg_no_rs,
+            rs: rs_list,
+            suspended,
+            quorum_up,
+            published,
+        }
+    }
+
+    /// Replaces some virtual servers, by position, and leaves the others alone: the outcome of
+    /// [`Engine::reconfigure`] with the whole configuration in which only these changed (probes
+    /// that compare equal keep their state and schedule, real servers that keep their identity
+    /// keep `alive`, only the destination diff of the replaced ones is queued), at a cost
+    /// proportional to the change. `changes`: (position, new configuration), distinct
+    /// positions. Returns false and changes nothing when that equivalence does not hold — a
+    /// position out of range, or two virtual servers with one key (the full reconfigure pairs
+    /// old and new by key) — then use `reconfigure`.
+    pub fn reconfigure_some(
+        &mut self,
+        now: Instant,
+        mut changes: Vec<(usize, VirtualServerCfg)>,
+    ) -> bool {
+        changes.sort_by_key(|c| c.0);
+        if self.duplicate_keys
+            || changes.windows(2).any(|w| w[0].0 == w[1].0)
+            || changes.last().is_some_and(|c| c.0 >= self.vs.len())
+        {
+            return false;
+        }
+        // A new key must not be one that stays (unchanged position) or another new one.
+        let mut is_changed = vec![false; self.vs.len()];
+        for (i, _) in &changes {
+            is_changed[*i] = true;
+        }
+        for (n, (_, c)) in changes.iter().enumerate() {
+            if changes[..n].iter().any(|(_, o)| o.key == c.key)
+                || self
+                    .vs
+                    .iter()
+                    .enumerate()
+                    .any(|(j, v)| !is_changed[j] && v.cfg.key == c.key)
+            {
+                return false;
+            }
+        }
+        // Detach the replaced virtual servers; probes nobody else uses become candidates for
+        // reuse (as `reconfigure`'s old probes).
+        let mut old: HashMap<VsKey, Vs> = HashMap::with_capacity(changes.len());
+        let mut orphans: HashMap<(ProbeSpec, Timing), (ProbeId, Probe)> = HashMap::new();
+        for (i, _) in &changes {
+            let placeholder = Vs {
+                cfg: VirtualServerCfg::new(self.vs[*i].cfg.key.clone()),
+                rs: Vec::new(),
+                suspended: false,
+                quorum_up: true,
+                published: BTreeMap::new(),
+            };
+            let v = std::mem::replace(&mut self.vs[*i], placeholder);
+            for id in v.rs.iter().flat_map(|r| r.probes.iter()) {
+                let Some(p) = self.probes.get_mut(id) else {
+                    continue;
+                };
+                p.consumers.retain(|&(vi, _)| vi != *i);
+                if p.consumers.is_empty() {
+                    let p = self.probes.remove(id).expect("present");
+                    let key = ((*p.spec).clone(), p.timing);
+                    self.by_key.remove(&key);
+                    orphans.insert(key, (*id, p));
+                }
+            }
+            old.insert(v.cfg.key.clone(), v);
+        }
+        let mut built = Vec::with_capacity(changes.len());
+        for (i, c) in changes {
+            let prev = old.remove(&c.key);
+            let v = self.build_vs(i, c, prev, &mut orphans, now);
+            built.push((i, v));
+        }
+        self.withdraw(old.into_values().collect());
+        let order: Vec<usize> = built.iter().map(|(i, _)| *i).collect();
+        for (i, v) in built {
+            self.vs[i] = v;
+        }
+        for v in order {
             self.eval_vs(v);
         }
+        true
     }
 
     /// Recomputes a virtual server: real-server liveness (notify on change), quorum (with

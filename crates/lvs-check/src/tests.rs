@@ -636,3 +636,183 @@ mod prop {
         }
     }
 }
+
+/// `reconfigure_some` (a few virtual servers replaced by position) ends in the same state and
+/// queues the same actions as `reconfigure` with the whole new configuration, on random
+/// configurations, histories and changes (weights, real servers, checkers, keys, swaps).
+mod reconfigure_some {
+    use super::*;
+    use proptest::prelude::*;
+
+    struct R(u64);
+    impl R {
+        fn n(&mut self, k: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % k.max(1)
+        }
+    }
+
+    fn checker(r: &mut R) -> CheckerCfg {
+        // A small pool: probes are shared between real servers and virtual servers.
+        let t = timing(2.0 + r.n(2) as f64, r.n(2) as u32, 1.0);
+        tcp(1 + r.n(6) as u8, t, 1.0)
+    }
+
+    fn vs(r: &mut R, key: u8) -> VirtualServerCfg {
+        let mut v = VirtualServerCfg::new(vs_key(key));
+        v.quorum = 1 + r.n(3);
+        v.hysteresis = r.n(2);
+        if r.n(3) == 0 {
+            v.sorry_server = Some(dest(200));
+        }
+        for j in 0..1 + r.n(3) {
+            let checkers = (0..r.n(3)).map(|_| checker(r)).collect();
+            let mut rs = rs(10 + j as u8 + r.n(2) as u8 * 3, 1 + r.n(4) as u32, checkers);
+            rs.inhibit_on_failure = r.n(4) == 0;
+            if !v
+                .real_servers
+                .iter()
+                .any(|x: &RealServerCfg| x.dest == rs.dest)
+            {
+                v.real_servers.push(rs);
+            }
+        }
+        v
+    }
+
+    /// Drives an engine for `secs` of virtual time; probe outcomes come from `r`.
+    fn drive(e: &mut Engine, now: &mut Instant, r: &mut R, secs: u64, log: &mut Vec<Action>) {
+        let end = *now + Duration::from_secs(secs);
+        let mut pending: Vec<(Instant, RunId, bool)> = Vec::new();
+        loop {
+            while let Some(a) = e.poll_action() {
+                if let Action::StartProbe { run, .. } = &a {
+                    pending.push((
+                        *now + Duration::from_millis(100 + r.n(500)),
+                        *run,
+                        r.n(3) != 0,
+                    ));
+                }
+                log.push(a);
+            }
+            pending.sort_by_key(|p| p.0);
+            let next_timer = e.poll_timeout();
+            let next_res = pending.first().map(|p| p.0);
+            let t = match (next_timer, next_res) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => break,
+                },
+            };
+            if t > end {
+                break;
+            }
+            *now = t;
+            if next_res == Some(t) {
+                let (_, run, ok) = pending.remove(0);
+                let res = if ok {
+                    ProbeResult::up("ok")
+                } else {
+                    ProbeResult::down("no")
+                };
+                e.handle_result(t, run, res);
+            } else {
+                e.handle_timeout(t);
+            }
+        }
+        *now = end;
+    }
+
+    fn state(e: &mut Engine, now: Instant) -> String {
+        format!(
+            "{:?} {} {:?}",
+            e.status(now),
+            e.probe_count(),
+            e.poll_timeout()
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn equals_full_reconfigure(seed in any::<u64>(), hist in any::<u64>(), ch in any::<u64>()) {
+            let mut r = R(seed | 1);
+            let n = 1 + r.n(5) as usize;
+            let vss: Vec<VirtualServerCfg> = (0..n).map(|i| vs(&mut r, i as u8 + 1)).collect();
+            let t0 = Instant::now();
+            let mut a = Engine::new(cfg(vss.clone()), 7, t0);
+            let mut b = Engine::new(cfg(vss.clone()), 7, t0);
+            let (mut na, mut nb) = (t0, t0);
+            let (mut la, mut lb) = (Vec::new(), Vec::new());
+            drive(&mut a, &mut na, &mut R(hist | 1), 20, &mut la);
+            drive(&mut b, &mut nb, &mut R(hist | 1), 20, &mut lb);
+            prop_assert_eq!(&la, &lb);
+            // The change: some positions get a new configuration (maybe a new or swapped key).
+            let mut r = R(ch | 1);
+            let mut new = vss.clone();
+            let mut changes = Vec::new();
+            let k = 1 + r.n(n as u64) as usize;
+            for _ in 0..k {
+                let i = r.n(n as u64) as usize;
+                if changes.iter().any(|(j, _)| *j == i) {
+                    continue;
+                }
+                let mut v = match r.n(4) {
+                    0 => vs(&mut r, vss[i].key.addr().map_or(1, |_| i as u8 + 1)),
+                    1 => vs(&mut r, 100 + i as u8),
+                    _ => {
+                        let mut v = vss[i].clone();
+                        if let Some(rs) = v.real_servers.first_mut() {
+                            rs.weight = 1 + r.n(9) as u32;
+                        }
+                        v
+                    }
+                };
+                v.key = if r.n(5) == 0 { vs_key(100 + i as u8) } else { vss[i].key.clone() };
+                new[i] = v.clone();
+                changes.push((i, v));
+            }
+            // A swap of two keys among the changed positions.
+            if changes.len() >= 2 && r.n(2) == 0 {
+                let (i, j) = (changes[0].0, changes[1].0);
+                let (ki, kj) = (new[i].key.clone(), new[j].key.clone());
+                new[i].key = kj.clone();
+                new[j].key = ki.clone();
+                changes[0].1.key = kj;
+                changes[1].1.key = ki;
+            }
+            a.reconfigure(na, cfg(new.clone()));
+            prop_assert!(b.reconfigure_some(nb, changes));
+            la.clear();
+            lb.clear();
+            drive(&mut a, &mut na, &mut R(hist ^ 5 | 1), 0, &mut la);
+            drive(&mut b, &mut nb, &mut R(hist ^ 5 | 1), 0, &mut lb);
+            prop_assert_eq!(&la, &lb);
+            prop_assert_eq!(state(&mut a, na), state(&mut b, nb));
+            // And they keep behaving alike.
+            drive(&mut a, &mut na, &mut R(hist ^ 9 | 1), 30, &mut la);
+            drive(&mut b, &mut nb, &mut R(hist ^ 9 | 1), 30, &mut lb);
+            prop_assert_eq!(&la, &lb);
+            prop_assert_eq!(state(&mut a, na), state(&mut b, nb));
+        }
+    }
+
+    #[test]
+    fn refuses_duplicate_keys() {
+        let t0 = Instant::now();
+        let v = VirtualServerCfg::new(vs_key(1));
+        let mut e = Engine::new(cfg(vec![v.clone(), v.clone()]), 1, t0);
+        assert!(!e.reconfigure_some(t0, vec![(0, v.clone())]));
+        let mut e = Engine::new(
+            cfg(vec![v.clone(), VirtualServerCfg::new(vs_key(2))]),
+            1,
+            t0,
+        );
+        // The new key of position 1 stays at position 0.
+        assert!(!e.reconfigure_some(t0, vec![(1, v.clone())]));
+        assert!(!e.reconfigure_some(t0, vec![(2, v)]));
+    }
+}
