@@ -214,6 +214,8 @@ pub struct Ipvs {
     ftpsvc: u32,
     /// Latest time seen (for admin operations, which carry no time).
     pub(crate) last_now: Millis,
+    /// The sync master's queue (`sync_state & IP_VS_STATE_MASTER`), see [`crate::sync`].
+    pub(crate) sync_q: Option<Box<crate::sync::SyncQueue>>,
 }
 
 /// Hasher of the service maps (looked up for every new connection): a
@@ -333,6 +335,7 @@ impl Ipvs {
             nullsvc: 0,
             ftpsvc: 0,
             last_now: 0,
+            sync_q: None,
         }
     }
 
@@ -691,6 +694,7 @@ impl Ipvs {
             daf,
             proto,
             state: 0,
+            old_state: 0,
         };
         let idx = self.table.alloc(c);
         let x = &mut self.ds[d as usize];
@@ -757,6 +761,9 @@ impl Ipvs {
             // expire_later: "do I control anybody?"
             let c = &mut self.table.conns[idx as usize];
             c.timeout = EXPIRE_LATER_MS;
+            if let Some(pkts) = self.sync_q.as_ref().map(|q| q.rules.threshold) {
+                self.sync_conn(at, idx, pkts);
+            }
             self.table.arm(idx, at + EXPIRE_LATER_MS as u64, true);
             return;
         }
@@ -1314,6 +1321,15 @@ impl Ipvs {
         self.set_state(idx, Direction::Input, pkt);
         let c = &mut self.table.conns[idx as usize];
         c.in_pkts = c.in_pkts.wrapping_add(1);
+        if let Some(q) = &self.sync_q {
+            // ip_vs_sync_conn: one-packet entries count as at the threshold.
+            let pkts = if c.flags & cf::ONE_PACKET != 0 {
+                q.rules.threshold
+            } else {
+                c.in_pkts
+            };
+            self.sync_conn(now, idx, pkts);
+        }
         let v = self.forwarded(idx, new_conn);
         if self.table.conns[idx as usize].flags & cf::ONE_PACKET != 0 {
             // ip_vs_conn_put of an OPS entry: expired at once.

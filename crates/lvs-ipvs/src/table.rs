@@ -67,6 +67,9 @@ pub(crate) struct Conn {
     pub daf: u8,
     pub proto: u8,
     pub state: u8,
+    /// State at the entry's last sync (`old_state`; the sync master's forced
+    /// sync on a state change, see [`crate::sync`]).
+    pub old_state: u8,
 }
 
 /// The lookup key of an entry.
@@ -367,6 +370,7 @@ mod tests {
             daf: 4,
             proto: 6,
             state: 0,
+            old_state: 0,
         }
     }
 

@@ -23,8 +23,6 @@ use crate::conn::SyncConn;
 use crate::consts::flags::{
     IP_VS_CONN_F_HASHED, IP_VS_CONN_F_ONE_PACKET, IP_VS_CONN_F_SEQ_MASK, IP_VS_CONN_F_TEMPLATE,
 };
-use crate::consts::proto::{IPPROTO_SCTP, IPPROTO_TCP};
-use crate::consts::{sctp, tcp};
 use crate::wire::{entry_len_v0, entry_len_v1, MessageBuf, Version, V0_HDR_LEN, V1_HDR_LEN};
 use crate::Error;
 
@@ -137,7 +135,9 @@ fn ms(d: Duration) -> u64 {
 }
 
 /// `ip_vs_sync_conn_needed`: should this entry be sent now? Updates `st`
-/// (`old_state`, `sync_endtime`) when it returns true.
+/// (`old_state`, `sync_endtime`) when it returns true. The rules are the
+/// engine's ([`lvs_ipvs::sync::sync_conn_needed`], which the built-in data
+/// plane runs per packet).
 pub fn sync_conn_needed(
     p: &SyncParams,
     now: Duration,
@@ -146,80 +146,40 @@ pub fn sync_conn_needed(
     pkts: u32,
     in_persistence: bool,
 ) -> bool {
-    let now = ms(now);
-    let orig = st.sync_endtime;
-    let timeout = u64::from(c.timeout) * 1000;
-    let mut n = (now + timeout) & !3;
-    let template = c.flags & IP_VS_CONN_F_TEMPLATE != 0;
-    'set: {
-        if template {
-            // force = 0
-        } else if p.sync_persist_mode && in_persistence {
-            return false;
-        } else if c.protocol == IPPROTO_TCP || c.protocol == IPPROTO_SCTP {
-            let (set, est): (&[u16], u16) = if c.protocol == IPPROTO_TCP {
-                (
-                    &[
-                        tcp::IP_VS_TCP_S_ESTABLISHED,
-                        tcp::IP_VS_TCP_S_FIN_WAIT,
-                        tcp::IP_VS_TCP_S_CLOSE,
-                        tcp::IP_VS_TCP_S_CLOSE_WAIT,
-                        tcp::IP_VS_TCP_S_TIME_WAIT,
-                    ],
-                    tcp::IP_VS_TCP_S_ESTABLISHED,
-                )
-            } else {
-                (
-                    &[
-                        sctp::IP_VS_SCTP_S_ESTABLISHED,
-                        sctp::IP_VS_SCTP_S_SHUTDOWN_SENT,
-                        sctp::IP_VS_SCTP_S_SHUTDOWN_RECEIVED,
-                        sctp::IP_VS_SCTP_S_SHUTDOWN_ACK_SENT,
-                        sctp::IP_VS_SCTP_S_CLOSED,
-                    ],
-                    sctp::IP_VS_SCTP_S_ESTABLISHED,
-                )
-            };
-            if !set.contains(&c.state) {
-                return false;
-            }
-            // A state change forces a sync; into a state other than
-            // ESTABLISHED it skips the packet-count rules.
-            if c.state != st.old_state && c.state != est {
-                break 'set;
-            }
-        }
+    let check = lvs_ipvs::sync::SyncCheck {
+        protocol: c.protocol,
+        state: c.state,
+        template: c.flags & IP_VS_CONN_F_TEMPLATE != 0,
+        timeout_ms: u64::from(c.timeout) * 1000,
+        in_persistence,
+        pkts,
+    };
+    let mut mark = lvs_ipvs::sync::SyncMark {
+        sync_endtime: st.sync_endtime,
+        old_state: st.old_state,
+    };
+    if !lvs_ipvs::sync::sync_conn_needed(&p.rules(), ms(now), &check, &mut mark) {
+        return false;
+    }
+    st.sync_endtime = mark.sync_endtime;
+    st.old_state = mark.old_state;
+    true
+}
 
-        let refresh = ms(p.sync_refresh_period);
-        if refresh > 0 {
-            let diff = n as i64 - orig as i64;
-            let min_diff = (timeout >> 1).max(10_000);
-            if diff.unsigned_abs() < refresh.min(min_diff) {
-                let retries = orig & 3;
-                if retries >= u64::from(p.sync_retries) {
-                    return false;
-                }
-                // time_before(now, orig - timeout + (refresh >> 3))
-                if (now as i64) < orig as i64 - timeout as i64 + (refresh >> 3) as i64 {
-                    return false;
-                }
-                n |= retries + 1;
-            }
-        }
-        if p.sync_period > 0 {
-            if !template && pkts % p.sync_period != p.sync_threshold {
-                return false;
-            }
-        } else if refresh == 0 && pkts != p.sync_threshold {
-            return false;
+impl SyncParams {
+    /// The engine's per-packet rules with these tunables.
+    pub fn rules(&self) -> lvs_ipvs::sync::SyncRules {
+        lvs_ipvs::sync::SyncRules {
+            threshold: self.sync_threshold,
+            period: self.sync_period,
+            refresh_period_ms: ms(self.sync_refresh_period),
+            retries: self.sync_retries,
+            persist_mode: self.sync_persist_mode,
+            v0: self.version == Version::V0,
+            // Entries: about as many as sync_qlen_max full v1 messages hold.
+            queue_max: self.sync_qlen_max.saturating_mul(40),
         }
     }
-    // set:
-    st.old_state = c.state;
-    // `cmpxchg(&sync_endtime, orig, n) == orig || force`: with a single
-    // owner of the entry the exchange always succeeds.
-    st.sync_endtime = n;
-    true
 }
 
 impl SyncMaster {

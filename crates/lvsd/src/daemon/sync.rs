@@ -4,26 +4,34 @@
 //! One task per daemon. Every [`TICK`] it reads the driving VRRP instance's
 //! state (both roles when no instance is named) and starts/stops the roles
 //! (`lvs_sync::daemon::transition`, stops first).
-//! - master: asks the main loop for the engine's entries
-//!   ([`lvs_ipvs::Ipvs::sync_entries`]), picks the new and changed ones plus
-//!   periodic refreshes ([`Tracker`]), encodes them with lvs-sync at the
-//!   daemon's version/syncid/maxlen and sends them to the multicast group;
+//! - master: the engine itself decides per forwarded packet which entries are
+//!   due, with the kernel's rules (`sync_threshold`, `sync_period`,
+//!   `sync_refresh_period`, `sync_retries`, `sync_persist_mode`; see
+//!   [`lvs_ipvs::sync`]) and queues them. Every [`SEND_DELAY`] the task takes
+//!   the queue from the main loop in chunks of at most [`DRAIN_CHUNK`]
+//!   entries (one short engine lock each, [`lvs_ipvs::Ipvs::sync_drain`]),
+//!   then encodes them with lvs-sync at the daemon's version/syncid/maxlen and
+//!   sends them to the multicast group outside the engine. Nothing walks the
+//!   table, so the data plane's workers never wait behind the sync master.
+//!   The tunables are the kernel's defaults; `LVSD_SYNC_THRESHOLD="T P"`,
+//!   `LVSD_SYNC_REFRESH_PERIOD=S`, `LVSD_SYNC_RETRIES=N` and
+//!   `LVSD_SYNC_PERSIST_MODE=0|1` in lvsd's environment set them as the
+//!   `net.ipv4.vs.sync_*` sysctls do for the kernel's master;
 //! - backup: receives datagrams, runs them through `lvs_sync::SyncBackup`
 //!   (syncid filter, entry checks, timeouts) and has the main loop install
-//!   them ([`lvs_ipvs::Ipvs::sync_install`]).
+//!   them ([`lvs_ipvs::Ipvs::sync_install`], [`INSTALL_CHUNK`] entries per
+//!   engine lock).
 //!
 //! The engine lives in the main loop; the task talks to it through
 //! [`EngineReq`] messages served by [`EngineReq::serve`].
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lvs_ipvs::sync::{SyncEntry, IP_VS_CONN_F_SYNC};
-use lvs_sync::consts::{sctp, tcp};
+use lvs_ipvs::sync::{SyncEntry, SyncQueueStats, SyncRules};
 use lvs_sync::daemon::transition;
 use lvs_sync::{
-    Roles, SyncBackup, SyncConn, SyncDaemonCfg, SyncMaster, SyncdAction, SyncdRole, VrrpRoleState,
+    Roles, SyncBackup, SyncConn, SyncDaemonCfg, SyncMaster, SyncParams, SyncdAction, SyncdRole,
+    VrrpRoleState,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -31,92 +39,127 @@ use tracing::{debug, info, warn};
 
 use super::vrrp::VrrpHandle;
 
-/// How often roles are re-evaluated and the master scans the table.
+/// How often roles are re-evaluated.
 const TICK: Duration = Duration::from_millis(500);
-/// Shortest refresh period of an entry (one tick): entries with a timeout of
-/// a few seconds (the write-up's 2 s persistence) stay alive on the backup.
-const REFRESH_MIN_MS: u64 = 500;
+/// How often the master takes the engine's queue (the kernel's `IPVS_SYNC_SEND_DELAY`, HZ/50).
+const SEND_DELAY: Duration = Duration::from_millis(20);
+/// Entries taken from the engine's queue per engine lock.
+pub(crate) const DRAIN_CHUNK: usize = 2048;
+/// Received entries installed per engine lock.
+pub(crate) const INSTALL_CHUNK: usize = 1024;
 
 /// A request to the main loop, which owns the data plane.
 #[derive(Debug)]
 pub(crate) enum EngineReq {
-    /// Entries to replicate with their activity (None: no built-in engine running).
-    List(oneshot::Sender<Option<Vec<Scanned>>>),
+    /// Run the master's per-packet rules (start them if needed) and take up to `max` queued
+    /// entries (None: no built-in engine running).
+    Drain {
+        rules: SyncRules,
+        max: usize,
+        reply: oneshot::Sender<Option<Drained>>,
+    },
+    /// The master stopped: no more queueing, the queue is dropped.
+    StopMaster,
     /// Install received entries with this `in_pkts`.
     Install(Vec<SyncEntry>, u32),
+}
+
+/// Entries taken from the engine's sync queue.
+#[derive(Debug, Default)]
+pub(crate) struct Drained {
+    pub(crate) entries: Vec<SyncEntry>,
+    pub(crate) stats: SyncQueueStats,
 }
 
 impl EngineReq {
     /// Serve the request against the data plane.
     pub(crate) fn serve(self, plane: &super::plane::Plane) {
         match self {
-            EngineReq::List(reply) => {
-                let v = plane.with_builtin_engine(|ipvs, now| scan(ipvs, now));
+            EngineReq::Drain { rules, max, reply } => {
+                let v = plane.with_builtin_engine(|ipvs, _now| drain(ipvs, rules, max));
                 let _ = reply.send(v);
             }
+            EngineReq::StopMaster => {
+                plane.with_builtin_engine(|ipvs, _| ipvs.set_sync_master(None));
+            }
             EngineReq::Install(entries, in_pkts) => {
-                let r = plane.with_builtin_engine(|ipvs, now| {
-                    entries
-                        .iter()
-                        .map(|e| ipvs.sync_install(now, e, in_pkts))
-                        .collect::<Vec<_>>()
-                });
-                match r {
-                    Some(out) => debug!(?out, "sync backup: installed"),
-                    None => debug!("sync backup: no built-in engine yet, entries dropped"),
+                for chunk in entries.chunks(INSTALL_CHUNK) {
+                    let r = plane.with_builtin_engine(|ipvs, now| {
+                        chunk
+                            .iter()
+                            .map(|e| ipvs.sync_install(now, e, in_pkts))
+                            .collect::<Vec<_>>()
+                    });
+                    match r {
+                        Some(out) => debug!(?out, "sync backup: installed"),
+                        None => {
+                            debug!("sync backup: no built-in engine yet, entries dropped");
+                            break;
+                        }
+                    }
                 }
             }
         }
     }
 }
 
-/// An entry the master may send, with what tells whether packets went through it here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Scanned {
-    pub(crate) entry: SyncEntry,
-    /// Packets counted on the entry (`in_pkts`; a synced entry starts at `sync_threshold`).
-    pub(crate) in_pkts: u32,
-    /// The controlling template, for connections under persistence.
-    pub(crate) control: Option<Key>,
+/// The master's side of the engine, under its lock: bounded work, whatever the table's size.
+pub(crate) fn drain(ipvs: &mut lvs_ipvs::Ipvs, rules: SyncRules, max: usize) -> Drained {
+    ipvs.set_sync_master(Some(rules));
+    let mut entries = Vec::with_capacity(max.min(DRAIN_CHUNK));
+    ipvs.sync_drain(max, &mut entries);
+    Drained {
+        entries,
+        stats: ipvs.sync_queue_stats().unwrap_or_default(),
+    }
 }
 
-fn key_of(e: &SyncEntry) -> Key {
-    (
-        e.is_template(),
-        e.protocol,
-        e.caddr,
-        e.cport,
-        e.vaddr,
-        e.vport,
-    )
-}
-
-/// The engine's replicable entries joined with their packet counters and templates.
-fn scan(ipvs: &lvs_ipvs::Ipvs, now: u64) -> Vec<Scanned> {
-    let views = ipvs.connections(now);
-    let view_key = |v: &lvs_ipvs::ConnView| -> Key {
-        (v.template, v.proto_num, v.caddr, v.cport, v.vaddr, v.vport)
+/// The master's tunables from lvsd's environment (`LVSD_SYNC_*`, read with `get`), on top of
+/// `p`. Values as the `net.ipv4.vs.sync_*` sysctls take them.
+pub(crate) fn tunables(
+    p: &mut SyncParams,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let num = |k: &str, v: &str| -> Result<u32, String> {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{k}={v:?}: not a number"))
     };
-    let by_id: HashMap<lvs_ipvs::model::ConnId, Key> =
-        views.iter().map(|v| (v.id, view_key(v))).collect();
-    let info: HashMap<Key, (u32, Option<Key>)> = views
-        .iter()
-        .map(|v| {
-            let control = v.control.and_then(|c| by_id.get(&c).copied());
-            (view_key(v), (v.in_pkts, control))
-        })
-        .collect();
-    ipvs.sync_entries(now)
-        .into_iter()
-        .map(|entry| {
-            let (in_pkts, control) = info.get(&key_of(&entry)).copied().unwrap_or((0, None));
-            Scanned {
-                entry,
-                in_pkts,
-                control,
-            }
-        })
-        .collect()
+    if let Some(v) = get("LVSD_SYNC_THRESHOLD") {
+        let w: Vec<&str> = v.split_whitespace().collect();
+        let [t, per] = w[..] else {
+            return Err(format!(
+                "LVSD_SYNC_THRESHOLD={v:?}: want \"THRESHOLD PERIOD\""
+            ));
+        };
+        let (t, per) = (
+            num("LVSD_SYNC_THRESHOLD", t)?,
+            num("LVSD_SYNC_THRESHOLD", per)?,
+        );
+        // proc_do_sync_threshold: threshold < period unless the period is 0.
+        if per != 0 && t >= per {
+            return Err(format!(
+                "LVSD_SYNC_THRESHOLD={v:?}: the threshold must be below the period (or period 0)"
+            ));
+        }
+        p.sync_threshold = t;
+        p.sync_period = per;
+    }
+    if let Some(v) = get("LVSD_SYNC_REFRESH_PERIOD") {
+        p.sync_refresh_period =
+            Duration::from_secs(u64::from(num("LVSD_SYNC_REFRESH_PERIOD", &v)?));
+    }
+    if let Some(v) = get("LVSD_SYNC_RETRIES") {
+        let n = num("LVSD_SYNC_RETRIES", &v)?;
+        if n > 3 {
+            return Err(format!("LVSD_SYNC_RETRIES={v:?}: 0..3"));
+        }
+        p.sync_retries = n;
+    }
+    if let Some(v) = get("LVSD_SYNC_PERSIST_MODE") {
+        p.sync_persist_mode = num("LVSD_SYNC_PERSIST_MODE", &v)? != 0;
+    }
+    Ok(())
 }
 
 /// Starts the sync daemon task if the configuration asks for one and the data
@@ -161,9 +204,9 @@ fn instance_state(cfg: &SyncDaemonCfg, vrrp: &Option<VrrpHandle>) -> Option<Vrrp
     })
 }
 
-/// The backup's receive buffer. The master sends what a table scan picked in one burst (a
-/// whole table at start: 100 000 entries are ~2 500 datagrams, ~6 MB of socket memory), and
-/// the kernel's default (`rmem_default`, ~200 kB) dropped most of such a burst in the VM.
+/// The backup's receive buffer. A master sends its queue in bursts (100 000 entries are ~2 500
+/// datagrams, ~6 MB of socket memory), and the kernel's default (`rmem_default`, ~200 kB)
+/// dropped most of such a burst in the VM.
 const BACKUP_RCVBUF: usize = 32 << 20;
 /// Datagrams drained in one go before the main loop installs them (one engine lock).
 const BACKUP_BATCH: usize = 256;
@@ -186,8 +229,59 @@ fn to_tokio(s: std::io::Result<std::net::UdpSocket>) -> std::io::Result<UdpSocke
 
 struct Master {
     sock: UdpSocket,
-    tracker: Tracker,
     sent_entries: u64,
+    /// The engine queue's drop count last seen.
+    dropped: u64,
+}
+
+impl Master {
+    /// Take the engine's queue a chunk at a time and send it; false when the main loop is gone.
+    async fn send_queued(
+        &mut self,
+        engine: &mpsc::Sender<EngineReq>,
+        rules: &SyncRules,
+        params: &SyncParams,
+    ) -> bool {
+        loop {
+            let (reply, rx) = oneshot::channel();
+            let req = EngineReq::Drain {
+                rules: rules.clone(),
+                max: DRAIN_CHUNK,
+                reply,
+            };
+            if engine.send(req).await.is_err() {
+                return false;
+            }
+            let Ok(Some(d)) = rx.await else { return true };
+            if d.stats.dropped > self.dropped {
+                warn!(
+                    dropped = d.stats.dropped - self.dropped,
+                    "sync master: queue full, entries dropped"
+                );
+                self.dropped = d.stats.dropped;
+            }
+            if d.entries.is_empty() {
+                return true;
+            }
+            let conns: Vec<SyncConn> = d.entries.iter().map(to_sync_conn).collect();
+            match SyncMaster::pack_all(params, &conns) {
+                Ok(msgs) => {
+                    for msg in msgs {
+                        if let Err(e) = self.sock.send(&msg).await {
+                            warn!(error = %e, "sync master: send");
+                            break;
+                        }
+                    }
+                    self.sent_entries += conns.len() as u64;
+                    debug!(entries = conns.len(), "sync master: sent");
+                }
+                Err(e) => warn!(error = %e, "sync master: encode"),
+            }
+            if d.entries.len() < DRAIN_CHUNK {
+                return true;
+            }
+        }
+    }
 }
 
 struct Backup {
@@ -203,14 +297,20 @@ async fn recv_opt(b: &Option<Backup>, buf: &mut [u8]) -> std::io::Result<usize> 
 }
 
 async fn run(cfg: SyncDaemonCfg, vrrp: Option<VrrpHandle>, engine: mpsc::Sender<EngineReq>) {
-    let origin = Instant::now();
-    let params = cfg.master_params();
+    let mut params = cfg.master_params();
+    if let Err(e) = tunables(&mut params, |k| std::env::var(k).ok()) {
+        warn!(error = %e, "lvs_sync_daemon: sync tunables ignored");
+        params = cfg.master_params();
+    }
+    let rules = params.rules();
     let mut roles = Roles::default();
     let mut master: Option<Master> = None;
     let mut backup: Option<Backup> = None;
     let mut buf = vec![0u8; 65536];
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut send = tokio::time::interval(SEND_DELAY);
+    send.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -220,7 +320,10 @@ async fn run(cfg: SyncDaemonCfg, vrrp: Option<VrrpHandle>, engine: mpsc::Sender<
                         match a {
                             SyncdAction::Stop(SyncdRole::Master) => {
                                 if let Some(m) = master.take() {
-                                    info!(entries = m.sent_entries, "sync master stopped");
+                                    if engine.send(EngineReq::StopMaster).await.is_err() {
+                                        return;
+                                    }
+                                    info!(entries = m.sent_entries, dropped = m.dropped, "sync master stopped");
                                 }
                             }
                             SyncdAction::Stop(SyncdRole::Backup) => {
@@ -231,8 +334,10 @@ async fn run(cfg: SyncDaemonCfg, vrrp: Option<VrrpHandle>, engine: mpsc::Sender<
                             SyncdAction::Start(SyncdRole::Master) => {
                                 match to_tokio(lvs_sys::sync::open_master(&sock_cfg(&cfg, 0))) {
                                     Ok(sock) => {
-                                        info!(syncid = params.syncid, maxlen = params.maxlen, "sync master started");
-                                        master = Some(Master { sock, tracker: Tracker::default(), sent_entries: 0 });
+                                        info!(syncid = params.syncid, maxlen = params.maxlen,
+                                            threshold = params.sync_threshold, period = params.sync_period,
+                                            "sync master started");
+                                        master = Some(Master { sock, sent_entries: 0, dropped: 0 });
                                     }
                                     Err(e) => warn!(error = %e, "sync master not started"),
                                 }
@@ -251,30 +356,11 @@ async fn run(cfg: SyncDaemonCfg, vrrp: Option<VrrpHandle>, engine: mpsc::Sender<
                     // A role that failed to open is retried on the next tick.
                     roles = Roles { master: master.is_some(), backup: backup.is_some() };
                 }
-                if let Some(m) = master.as_mut() {
-                    let (tx, rx) = oneshot::channel();
-                    if engine.send(EngineReq::List(tx)).await.is_err() {
-                        return;
-                    }
-                    let Ok(Some(entries)) = rx.await else { continue };
-                    let pick = m.tracker.select(origin.elapsed(), &entries);
-                    if pick.is_empty() {
-                        continue;
-                    }
-                    let conns: Vec<SyncConn> = pick.iter().map(to_sync_conn).collect();
-                    match SyncMaster::pack_all(&params, &conns) {
-                        Ok(msgs) => {
-                            for msg in msgs {
-                                if let Err(e) = m.sock.send(&msg).await {
-                                    warn!(error = %e, "sync master: send");
-                                    break;
-                                }
-                            }
-                            m.sent_entries += conns.len() as u64;
-                            debug!(entries = conns.len(), "sync master: sent");
-                        }
-                        Err(e) => warn!(error = %e, "sync master: encode"),
-                    }
+            }
+            _ = send.tick(), if master.is_some() => {
+                let Some(m) = master.as_mut() else { continue };
+                if !m.send_queued(&engine, &rules, &params).await {
+                    return;
                 }
             }
             r = recv_opt(&backup, &mut buf) => {
@@ -342,293 +428,172 @@ fn from_sync_conn(c: &SyncConn) -> SyncEntry {
     }
 }
 
-/// Lookup identity of an entry: (template, protocol, caddr, cport, vaddr, vport).
-pub(crate) type Key = (bool, u8, IpAddr, u16, IpAddr, u16);
-
-#[derive(Debug, Clone, Copy)]
-struct Sent {
-    daddr: IpAddr,
-    dport: u16,
-    state: u16,
-    inactive: bool,
-    /// When it was last sent (None: never, e.g. a synced entry idle here).
-    at: Option<Duration>,
-    in_pkts: u32,
-}
-
-/// The master's choice of what to send from a table scan.
-///
-/// Entries this director created (by forwarding packets) are sent when they are in a state the
-/// kernel syncs (templates and UDP always; TCP in ESTABLISHED, FIN_WAIT, CLOSE, CLOSE_WAIT,
-/// TIME_WAIT; SCTP in ESTABLISHED and the shutdown states), when new, when their real server /
-/// state / activity changed, and again every quarter of their timeout (0.5..60 s) so that the
-/// backup's timers follow the master's.
-///
-/// Entries installed by the sync backup (`IP_VS_CONN_F_SYNC`) are sent only once packets go
-/// through them here (their `in_pkts` moves), as the kernel syncs only on packets: otherwise two
-/// directors that both run master and backup (`lvs_sync_daemon IF` without an instance) would
-/// echo each other's entries back and forth and keep them alive forever.
-///
-/// A connection's template goes out with it, as the kernel sends `cp->control` along.
-#[derive(Debug, Default)]
-pub(crate) struct Tracker {
-    sent: HashMap<Key, Sent>,
-}
-
-fn syncable(e: &SyncEntry) -> bool {
-    if e.is_template() {
-        return true;
-    }
-    match e.protocol {
-        6 => [
-            tcp::IP_VS_TCP_S_ESTABLISHED,
-            tcp::IP_VS_TCP_S_FIN_WAIT,
-            tcp::IP_VS_TCP_S_CLOSE,
-            tcp::IP_VS_TCP_S_CLOSE_WAIT,
-            tcp::IP_VS_TCP_S_TIME_WAIT,
-        ]
-        .contains(&e.state),
-        132 => [
-            sctp::IP_VS_SCTP_S_ESTABLISHED,
-            sctp::IP_VS_SCTP_S_SHUTDOWN_SENT,
-            sctp::IP_VS_SCTP_S_SHUTDOWN_RECEIVED,
-            sctp::IP_VS_SCTP_S_SHUTDOWN_ACK_SENT,
-            sctp::IP_VS_SCTP_S_CLOSED,
-        ]
-        .contains(&e.state),
-        _ => true,
-    }
-}
-
-impl Tracker {
-    /// The entries to send now, from a full table scan at `now`.
-    pub(crate) fn select(&mut self, now: Duration, entries: &[Scanned]) -> Vec<SyncEntry> {
-        let mut due_keys: Vec<Key> = Vec::new();
-        let mut seen = HashMap::with_capacity(entries.len());
-        let mut by_key: HashMap<Key, &Scanned> = HashMap::with_capacity(entries.len());
-        for sc in entries.iter().filter(|sc| syncable(&sc.entry)) {
-            let e = &sc.entry;
-            let key = key_of(e);
-            by_key.insert(key, sc);
-            let inactive = e.flags & 0x0100 != 0;
-            let refresh =
-                Duration::from_millis((u64::from(e.timeout) * 250).clamp(REFRESH_MIN_MS, 60_000));
-            let prev = self.sent.get(&key);
-            let changed_or_stale = match prev.and_then(|s| s.at.map(|at| (s, at))) {
-                None => true,
-                Some((s, at)) => {
-                    s.daddr != e.daddr
-                        || s.dport != e.dport
-                        || s.state != e.state
-                        || s.inactive != inactive
-                        || now.saturating_sub(at) >= refresh
-                }
-            };
-            let due = if e.flags & IP_VS_CONN_F_SYNC != 0 {
-                // Synced here: only packets through this director make it ours to send
-                // (templates follow their connections below).
-                let moved = prev.is_some_and(|s| s.in_pkts != sc.in_pkts);
-                !e.is_template() && moved && changed_or_stale
-            } else {
-                changed_or_stale
-            };
-            if due {
-                due_keys.push(key);
-            }
-            seen.insert(
-                key,
-                Sent {
-                    daddr: e.daddr,
-                    dport: e.dport,
-                    state: e.state,
-                    inactive,
-                    at: prev.and_then(|s| s.at),
-                    in_pkts: sc.in_pkts,
-                },
-            );
-        }
-        // Templates of the connections being sent go along.
-        let mut out_keys: Vec<Key> = Vec::with_capacity(due_keys.len());
-        let mut taken: std::collections::HashSet<Key> = std::collections::HashSet::new();
-        for k in &due_keys {
-            if let Some(t) = by_key.get(k).and_then(|sc| sc.control) {
-                if by_key.contains_key(&t) && taken.insert(t) {
-                    out_keys.push(t);
-                }
-            }
-        }
-        for k in due_keys {
-            if taken.insert(k) {
-                out_keys.push(k);
-            }
-        }
-        // Templates first, as the table lists them.
-        out_keys.sort_by_key(|k| !k.0);
-        let mut out = Vec::with_capacity(out_keys.len());
-        for k in out_keys {
-            if let Some(s) = seen.get_mut(&k) {
-                s.at = Some(now);
-            }
-            out.push(by_key[&k].entry.clone());
-        }
-        self.sent = seen;
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lvs_ipvs::admin::{Dest, FwdMethod, Protocol, Service, ServiceKey, SvcFlags};
+    use lvs_ipvs::{tcp_flags, Ipvs, PacketMeta, Verdict};
+    use std::net::IpAddr;
 
-    fn scanned(v: &[SyncEntry]) -> Vec<Scanned> {
-        v.iter().map(|e| sc(e, 0, None)).collect()
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
-    fn entry(cport: u16, state: u16, flags: u32) -> SyncEntry {
-        SyncEntry {
-            protocol: 6,
-            caddr: "10.0.0.100".parse().unwrap(),
-            cport,
-            vaddr: "10.0.0.49".parse().unwrap(),
-            vport: 80,
-            daddr: "10.0.0.56".parse().unwrap(),
-            dport: 80,
-            flags,
-            state,
-            fwmark: 0,
-            timeout: 40,
-        }
-    }
-
-    #[test]
-    fn tracker_sends_new_changed_and_refreshes_only() {
-        let s = Duration::from_secs;
-        let mut t = Tracker::default();
-        let tpl = entry(0, 0, 0x1000 | 2);
-        let est = entry(40000, 1, 2);
-        let syn = entry(40001, 3, 2); // SYN_RECV: not synced
-        let all = scanned(&[tpl.clone(), est.clone(), syn.clone()]);
-        assert_eq!(t.select(s(0), &all), vec![tpl.clone(), est.clone()]);
-        assert!(t.select(s(1), &all).is_empty());
-        // State change: FIN_WAIT, inactive.
-        let fin = SyncEntry {
-            state: 4,
-            flags: 2 | 0x0100,
-            ..est.clone()
-        };
-        assert_eq!(
-            t.select(s(2), &scanned(&[tpl.clone(), fin.clone()])),
-            vec![fin.clone()]
-        );
-        // Refresh every timeout/4 = 10 s since the last send.
-        assert_eq!(
-            t.select(s(10), &scanned(&[tpl.clone(), fin.clone()])),
-            vec![tpl.clone()]
-        );
-        assert_eq!(
-            t.select(s(12), &scanned(&[tpl.clone(), fin.clone()])),
-            vec![fin.clone()]
-        );
-        // Gone and back: sent again.
-        assert!(t
-            .select(s(13), &scanned(std::slice::from_ref(&tpl)))
-            .is_empty());
-        assert_eq!(
-            t.select(s(14), &scanned(&[tpl.clone(), fin.clone()])),
-            vec![fin]
-        );
-    }
-
-    fn sc(e: &SyncEntry, in_pkts: u32, control: Option<&SyncEntry>) -> Scanned {
-        Scanned {
-            entry: e.clone(),
-            in_pkts,
-            control: control.map(key_of),
-        }
-    }
-
-    /// Entries installed from the peer are not sent back while idle here (no echo between two
-    /// directors running both roles); once packets go through one, it goes out with its template.
-    #[test]
-    fn synced_entries_are_sent_only_once_packets_go_through_them() {
-        let s = Duration::from_secs;
-        let mut t = Tracker::default();
-        let tpl = entry(0, 0, 0x1000 | 2 | IP_VS_CONN_F_SYNC);
-        let est = entry(40000, 1, 2 | IP_VS_CONN_F_SYNC);
-        let idle = |n| vec![sc(&tpl, 3, None), sc(&est, n, Some(&tpl))];
-        assert!(t.select(s(0), &idle(3)).is_empty());
-        // Refreshed by the peer (timers move, in_pkts stays at the threshold): still not ours.
-        assert!(t.select(s(20), &idle(3)).is_empty());
-        assert!(t.select(s(40), &idle(3)).is_empty());
-        // Packets through this director (it took over): the connection and its template go out.
-        assert_eq!(t.select(s(41), &idle(5)), vec![tpl.clone(), est.clone()]);
-        // Nothing new: quiet until the refresh period, and only with more packets.
-        assert!(t.select(s(42), &idle(6)).is_empty());
-        assert!(t.select(s(60), &idle(6)).is_empty());
-        assert_eq!(t.select(s(61), &idle(7)), vec![tpl, est]);
-    }
-
-    /// A connection created here under a template (synced or not) carries the template along.
-    #[test]
-    fn a_new_connection_sends_its_template_along() {
-        let s = Duration::from_secs;
-        let mut t = Tracker::default();
-        let tpl = entry(0, 0, 0x1000 | 2 | IP_VS_CONN_F_SYNC);
-        let c1 = entry(40000, 1, 2);
-        assert!(t.select(s(0), &[sc(&tpl, 3, None)]).is_empty());
-        assert_eq!(
-            t.select(s(1), &[sc(&tpl, 3, None), sc(&c1, 3, Some(&tpl))]),
-            vec![tpl.clone(), c1.clone()]
-        );
-        assert!(t
-            .select(s(2), &[sc(&tpl, 3, None), sc(&c1, 4, Some(&tpl))])
-            .is_empty());
-    }
-
-    #[test]
-    fn round_trip_through_the_codec_installs_on_a_backup_engine() {
-        use lvs_ipvs::admin::{Dest, FwdMethod, Protocol, Service, ServiceKey, SvcFlags};
-        use lvs_ipvs::{tcp_flags, Ipvs, PacketMeta, Verdict};
-        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
-        let director = || {
-            let mut v = Ipvs::default();
-            let mut svc = Service::new(ServiceKey::Addr {
-                proto: Protocol::Tcp,
-                addr: ip("10.0.0.49"),
-                port: 80,
-            });
-            svc.scheduler = "rr".into();
+    fn director(proto: Protocol, port: u16, persistent: bool) -> Ipvs {
+        let mut v = Ipvs::default();
+        let mut svc = Service::new(ServiceKey::Addr {
+            proto,
+            addr: ip("10.0.0.49"),
+            port,
+        });
+        svc.scheduler = "rr".into();
+        if persistent {
             svc.flags = SvcFlags(SvcFlags::PERSISTENT);
             svc.timeout = 300;
-            v.add_service(&svc).unwrap();
-            for a in ["10.0.0.56", "10.0.0.57"] {
-                let mut d = Dest::new(ip(a), 80);
-                d.fwd = FwdMethod::Route;
-                v.add_dest(&svc.key, &d).unwrap();
+        }
+        v.add_service(&svc).unwrap();
+        for a in ["10.0.0.56", "10.0.0.57"] {
+            let mut d = Dest::new(ip(a), port);
+            d.fwd = FwdMethod::Route;
+            v.add_dest(&svc.key, &d).unwrap();
+        }
+        v
+    }
+
+    fn flow(i: u32) -> PacketMeta {
+        PacketMeta::udp(
+            IpAddr::from(std::net::Ipv4Addr::from(0x0a01_0000 + (i >> 12))),
+            (i & 4095) as u16 + 1024,
+            ip("10.0.0.49"),
+            53,
+        )
+    }
+
+    fn udp_rules() -> SyncRules {
+        let mut p = SyncDaemonCfg::default().master_params();
+        tunables(&mut p, |k| {
+            (k == "LVSD_SYNC_THRESHOLD").then(|| "1 50".into())
+        })
+        .unwrap();
+        p.rules()
+    }
+
+    /// The master's work under the engine lock is bounded by the chunk, not the table: a
+    /// table of 50,000 entries that existed before the master started gives nothing (no
+    /// scan), and 5,000 new flows come out in chunks of at most DRAIN_CHUNK, each once.
+    #[test]
+    fn drain_is_bounded_by_the_chunk_not_the_table() {
+        let mut v = director(Protocol::Udp, 53, false);
+        for i in 0..50_000 {
+            v.handle_packet(1, &flow(i));
+        }
+        assert_eq!(v.conn_count(), 50_000);
+        let d = drain(&mut v, udp_rules(), DRAIN_CHUNK);
+        assert!(d.entries.is_empty(), "{}", d.entries.len());
+        for i in 50_000..55_000 {
+            v.handle_packet(2, &flow(i));
+        }
+        // Old flows seen again are not due (their count passed the threshold).
+        for i in 0..1_000 {
+            v.handle_packet(3, &flow(i));
+        }
+        let mut sizes = vec![];
+        let mut got = std::collections::HashSet::new();
+        loop {
+            let d = drain(&mut v, udp_rules(), DRAIN_CHUNK);
+            if d.entries.is_empty() {
+                break;
             }
-            v
+            sizes.push(d.entries.len());
+            for e in d.entries {
+                assert!(got.insert((e.caddr, e.cport)), "sent twice: {e:?}");
+            }
+        }
+        assert_eq!(
+            sizes,
+            vec![DRAIN_CHUNK, DRAIN_CHUNK, 5_000 - 2 * DRAIN_CHUNK]
+        );
+        let want: std::collections::HashSet<_> = (50_000..55_000)
+            .map(|i| (flow(i).src, flow(i).sport))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn tunables_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
+        let mut p = SyncParams::default();
+        tunables(
+            &mut p,
+            env(&[
+                ("LVSD_SYNC_THRESHOLD", " 1  50 "),
+                ("LVSD_SYNC_REFRESH_PERIOD", "30"),
+                ("LVSD_SYNC_RETRIES", "2"),
+                ("LVSD_SYNC_PERSIST_MODE", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.sync_threshold, p.sync_period, p.sync_retries),
+            (1, 50, 2)
+        );
+        assert_eq!(p.sync_refresh_period, Duration::from_secs(30));
+        assert!(p.sync_persist_mode);
+        let r = p.rules();
+        assert_eq!(
+            (r.threshold, r.period, r.refresh_period_ms),
+            (1, 50, 30_000)
+        );
+        let mut p = SyncParams::default();
+        for bad in [
+            &[("LVSD_SYNC_THRESHOLD", "50 50")][..],
+            &[("LVSD_SYNC_THRESHOLD", "3")][..],
+            &[("LVSD_SYNC_RETRIES", "4")][..],
+            &[("LVSD_SYNC_REFRESH_PERIOD", "x")][..],
+        ] {
+            assert!(tunables(&mut p, env(bad)).is_err(), "{bad:?}");
+        }
+        assert_eq!(p, SyncParams::default());
+    }
+
+    /// Master engine → lvs-sync codec → backup engine: the held connection keeps its real
+    /// server and the persistent client's next connection follows the synced template; the
+    /// backup (also running the master's rules, both roles) sends nothing back.
+    #[test]
+    fn round_trip_through_the_codec_installs_on_a_backup_engine() {
+        let rules = SyncDaemonCfg::default().master_params().rules();
         let pkt = |c: &str, p: u16, f: u8| PacketMeta::tcp(ip(c), p, ip("10.0.0.49"), 80, f);
         let dest = |v: Verdict| match v {
             Verdict::Forward(f) => f.daddr,
             o => panic!("{o:?}"),
         };
-        let mut m = director();
+        let mut m = director(Protocol::Tcp, 80, true);
+        drain(&mut m, rules.clone(), DRAIN_CHUNK);
         dest(m.handle_packet(0, &pkt("10.0.0.200", 1, tcp_flags::SYN)));
         let d = dest(m.handle_packet(1, &pkt("10.0.0.100", 40000, tcp_flags::SYN)));
         m.handle_packet(2, &pkt("10.0.0.100", 40000, tcp_flags::ACK));
-        let mut tr = Tracker::default();
-        let pick = tr.select(Duration::ZERO, &scan(&m, 2));
-        let conns: Vec<SyncConn> = pick.iter().map(to_sync_conn).collect();
+        m.handle_packet(3, &pkt("10.0.0.100", 40000, tcp_flags::ACK));
+        let sent = drain(&mut m, rules.clone(), DRAIN_CHUNK).entries;
+        assert!(sent.iter().any(|e| !e.is_template() && e.cport == 40000));
+        let conns: Vec<SyncConn> = sent.iter().map(to_sync_conn).collect();
         let cfg = SyncDaemonCfg::default();
         let msgs = SyncMaster::pack_all(&cfg.master_params(), &conns).unwrap();
         let mut bp = SyncBackup::new(cfg.backup_cfg());
-        let mut b = director();
+        let mut b = director(Protocol::Tcp, 80, true);
+        drain(&mut b, rules.clone(), DRAIN_CHUNK);
         for msg in &msgs {
             for i in bp.installs(msg) {
                 b.sync_install(10, &from_sync_conn(&i.conn), i.in_pkts);
             }
         }
+        assert!(drain(&mut b, rules.clone(), DRAIN_CHUNK).entries.is_empty());
         // The established connection keeps flowing, new ones stay put.
         match b.handle_packet(20, &pkt("10.0.0.100", 40000, tcp_flags::ACK)) {
             Verdict::Forward(f) => assert_eq!((f.daddr, f.new_conn), (d, false)),
