@@ -29,6 +29,11 @@ pub(crate) struct Lost {
 /// `kparent` is keepalived's reading ([`simulate`], run on the lines
 /// before the tree takes their words).
 pub(crate) fn analyze(kparent: &[u32], nodes: &[Node<'_>]) -> HashMap<usize, Lost> {
+    // Most configurations have no unknown block: look for one first,
+    // without the per-line tables.
+    if !any_unknown(nodes, Some(Ctx::Top)) {
+        return HashMap::new();
+    }
     let n = kparent.len();
     let mut tparent = vec![TOP; n];
     let mut is_value = vec![false; n];
@@ -55,12 +60,12 @@ pub(crate) fn analyze(kparent: &[u32], nodes: &[Node<'_>]) -> HashMap<usize, Los
                 continue;
             };
             if widen(kparent[j]) != tparent[j] && !is_value[j] {
-                lost.push((node.kw.text.to_string(), node.span));
+                lost.push((node.kw().text.to_string(), node.span));
             }
         }
         let closes = match by_line.get(owner).copied().flatten() {
-            Some(o) => std::iter::once(o.kw.text.as_str())
-                .chain(o.args.iter().take(2).map(|w| w.text.as_str()))
+            Some(o) => std::iter::once(o.kw().text.as_str())
+                .chain(o.args().iter().take(2).map(|w| w.text.as_str()))
                 .collect::<Vec<_>>()
                 .join(" "),
             None => String::new(),
@@ -77,6 +82,21 @@ fn index<'n, 'a>(nodes: &'n [Node<'a>], by_line: &mut [Option<&'n Node<'a>>]) {
             index(b, by_line);
         }
     }
+}
+
+/// Whether [`walk`] would find an unknown block node in a known context.
+fn any_unknown(nodes: &[Node<'_>], ctx: Option<Ctx>) -> bool {
+    let Some(ctx) = ctx else {
+        // Nothing in a value block is a keyword: no unknown block there.
+        return false;
+    };
+    nodes.iter().any(|n| {
+        n.block.is_some_and(|body| match opens(ctx, n.name()) {
+            Some(Opens::Block(c)) => any_unknown(body, Some(c)),
+            Some(Opens::Values) => false,
+            None => ctx != Ctx::Opaque && n.name() != "{",
+        })
+    })
 }
 
 /// Record tree parents; collect unknown block nodes in known contexts.

@@ -46,6 +46,13 @@ pub(crate) fn lower(nodes: &[Node<'_>], lost: &HashMap<usize, Lost>, sink: &mut 
         }
     }
     l.default_vrrp_version = cfg.global_defs.vrrp_version;
+    // Exact capacity: no copying of a growing list of thousands.
+    cfg.virtual_servers.reserve_exact(
+        nodes
+            .iter()
+            .filter(|n| n.name() == "virtual_server")
+            .count(),
+    );
     for n in nodes {
         match n.name() {
             "{" | "global_defs" => {}
@@ -203,8 +210,8 @@ pub(crate) struct Lower<'s, 'l> {
 }
 
 fn raw_line(n: &Node<'_>) -> RawLine {
-    let mut words = vec![n.kw.text.to_string()];
-    words.extend(n.args.iter().map(|w| w.text.to_string()));
+    let mut words = vec![n.kw().text.to_string()];
+    words.extend(n.args().iter().map(|w| w.text.to_string()));
     RawLine {
         words,
         span: n.span,
@@ -213,8 +220,8 @@ fn raw_line(n: &Node<'_>) -> RawLine {
 
 pub(crate) fn raw_block(n: &Node<'_>) -> RawBlock {
     RawBlock {
-        keyword: n.kw.text.to_string(),
-        args: n.args.iter().map(|w| w.text.to_string()).collect(),
+        keyword: n.kw().text.to_string(),
+        args: n.args().iter().map(|w| w.text.to_string()).collect(),
         body: n.block.as_ref().map(|b| b.iter().map(raw_block).collect()),
         span: n.span,
     }
@@ -360,7 +367,7 @@ impl Lower<'_, '_> {
         msg: String,
         hint: Option<String>,
     ) {
-        let kw = n.kw.text.to_string();
+        let kw = n.kw().text.to_string();
         self.push(Severity::Warning, code, span, Some(&kw), msg, hint);
     }
 
@@ -382,19 +389,19 @@ impl Lower<'_, '_> {
         msg: String,
         hint: Option<String>,
     ) {
-        let kw = n.kw.text.to_string();
+        let kw = n.kw().text.to_string();
         self.push(Severity::Note, code, n.span, Some(&kw), msg, hint);
     }
 
     /// An invalid value: error at the argument.
     pub(crate) fn invalid(&mut self, n: &Node<'_>, idx: usize, msg: String) {
-        let kw = n.kw.text.to_string();
+        let kw = n.kw().text.to_string();
         let span = n.arg_span(idx);
         self.push(Severity::Error, "invalid-value", span, Some(&kw), msg, None);
     }
 
     pub(crate) fn obsolete_note(&mut self, n: &Node<'_>, why: &str) {
-        let kw = n.kw.text.to_string();
+        let kw = n.kw().text.to_string();
         self.push(
             Severity::Warning,
             "obsolete-keyword",
@@ -407,7 +414,7 @@ impl Lower<'_, '_> {
 
     /// An unknown keyword (or block) in `ctx`.
     pub(crate) fn unknown(&mut self, n: &Node<'_>, ctx: &str) {
-        let kw = n.kw.text.to_string();
+        let kw = n.kw().text.to_string();
         if kw.starts_with("//") {
             self.push(
                 Severity::Warning,
@@ -499,7 +506,7 @@ impl Lower<'_, '_> {
         match &n.block {
             Some(b) => Some(b),
             None => {
-                let kw = n.kw.text.to_string();
+                let kw = n.kw().text.to_string();
                 self.push(
                     Severity::Error,
                     "missing-open-brace",
@@ -516,7 +523,7 @@ impl Lower<'_, '_> {
     /// A plain keyword must not open a block.
     pub(crate) fn no_block(&mut self, n: &Node<'_>) {
         if n.block.is_some() {
-            let kw = n.kw.text.to_string();
+            let kw = n.kw().text.to_string();
             self.push(
                 Severity::Error,
                 "unexpected-block",
@@ -530,9 +537,9 @@ impl Lower<'_, '_> {
 
     /// Warn about extra words after `max` arguments (keepalived ignores them silently).
     pub(crate) fn extra(&mut self, n: &Node<'_>, max: usize) {
-        if n.args.len() > max {
-            let kw = n.kw.text.to_string();
-            let w = &n.args[max];
+        if n.args().len() > max {
+            let kw = n.kw().text.to_string();
+            let w = &n.args()[max];
             let span = n.arg_span(max);
             if w.text.starts_with("//") {
                 self.push(
@@ -544,7 +551,7 @@ impl Lower<'_, '_> {
                     Some("use '#' or '!' for comments".into()),
                 );
             } else {
-                let words: Vec<&str> = n.args[max..].iter().map(|w| w.text.as_str()).collect();
+                let words: Vec<&str> = n.args()[max..].iter().map(|w| w.text.as_str()).collect();
                 self.push(
                     Severity::Warning,
                     "extra-arguments",
@@ -563,7 +570,7 @@ impl Lower<'_, '_> {
         match n.arg(0) {
             Some(a) => Some(a),
             None => {
-                let kw = n.kw.text.to_string();
+                let kw = n.kw().text.to_string();
                 self.push(
                     Severity::Error,
                     "missing-parameter",
@@ -689,11 +696,11 @@ impl Lower<'_, '_> {
     /// A script keyword: command (script quoting) and optional user/group.
     pub(crate) fn script(&mut self, n: &Node<'_>) -> Option<Script> {
         self.no_block(n);
-        let kw = n.kw.text.to_string();
+        let kw = n.kw().text.to_string();
         let rest = match &n.rest {
             Some(r) => r.to_string(),
             None => n
-                .args
+                .args()
                 .iter()
                 .map(|w| w.text.to_string())
                 .collect::<Vec<_>>()
@@ -785,14 +792,14 @@ impl Lower<'_, '_> {
                 continue;
             }
             let mut t = TrackRef {
-                name: e.kw.text.to_string(),
+                name: e.kw().text.to_string(),
                 weight: None,
                 reverse: false,
                 span: e.span,
             };
             let mut i = 0;
-            while i < e.args.len() {
-                match e.args[i].text.as_str() {
+            while i < e.args().len() {
+                match e.args()[i].text.as_str() {
                     "weight" => {
                         match e
                             .arg(i + 1)
@@ -835,7 +842,7 @@ impl Lower<'_, '_> {
         if e.block.is_some() {
             self.no_block(e);
         }
-        let text = e.kw.text.to_string();
+        let text = e.kw().text.to_string();
         let (addr, prefix) = match parse_cidr(&text) {
             Ok(v) => v,
             Err(msg) => {
@@ -866,8 +873,8 @@ impl Lower<'_, '_> {
             span: e.span,
         };
         let mut i = 0;
-        while i < e.args.len() {
-            let w = e.args[i].text.as_str();
+        while i < e.args().len() {
+            let w = e.args()[i].text.as_str();
             let val = e.arg(i + 1).map(str::to_string);
             let need = |l: &mut Self, val: &Option<String>| {
                 if val.is_none() {
@@ -1009,7 +1016,7 @@ impl Lower<'_, '_> {
         };
         for e in body {
             match e.name() {
-                "process" => t.process = e.args.iter().map(|w| w.text.to_string()).collect(),
+                "process" => t.process = e.args().iter().map(|w| w.text.to_string()).collect(),
                 "weight" => {
                     if let Some(w) = e.arg(0).map(|w| parse_int(w, -254, 254)) {
                         match w {
@@ -1032,8 +1039,8 @@ impl Lower<'_, '_> {
     pub(crate) fn block_name(&mut self, n: &Node<'_>) -> Option<String> {
         match n.arg(0) {
             Some(a) => {
-                if n.args.len() > 1 {
-                    let kw = n.kw.text.to_string();
+                if n.args().len() > 1 {
+                    let kw = n.kw().text.to_string();
                     self.push(
                         Severity::Warning,
                         "extra-arguments",
@@ -1046,7 +1053,7 @@ impl Lower<'_, '_> {
                 Some(a.to_string())
             }
             None => {
-                let kw = n.kw.text.to_string();
+                let kw = n.kw().text.to_string();
                 self.push(
                     Severity::Error,
                     "missing-parameter",

@@ -25,7 +25,7 @@ pub(crate) struct Text<'a>(&'a str);
 impl<'a> Text<'a> {
     /// A word that is a slice of text living as long as the load.
     #[inline]
-    pub(crate) fn borrowed(s: &'a str) -> Self {
+    pub(crate) const fn borrowed(s: &'a str) -> Self {
         Text(s)
     }
 

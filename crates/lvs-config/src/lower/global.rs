@@ -128,7 +128,7 @@ impl Lower<'_, '_> {
                 "notification_email" => {
                     if let Some(b) = self.body(n) {
                         for e in b {
-                            g.notification_email.push(e.kw.text.to_string());
+                            g.notification_email.push(e.kw().text.to_string());
                         }
                     }
                 }
@@ -267,8 +267,8 @@ impl Lower<'_, '_> {
         };
         let mut i = 0;
         let mut any = false;
-        while i < n.args.len() {
-            let which = n.args[i].text.to_string();
+        while i < n.args().len() {
+            let which = n.args()[i].text.to_string();
             let val = n.arg(i + 1).map(|v| parse_int(v, 0, 2_678_400));
             let slot = match which.as_str() {
                 "tcp" => &mut t.tcp,
@@ -320,8 +320,8 @@ impl Lower<'_, '_> {
             ..Default::default()
         };
         let mut i = 1;
-        while i < n.args.len() {
-            let w = n.args[i].text.to_string();
+        while i < n.args().len() {
+            let w = n.args()[i].text.to_string();
             let v = n.arg(i + 1).map(str::to_string);
             match w.as_str() {
                 "inst" => {
@@ -461,8 +461,8 @@ impl Lower<'_, '_> {
                 "group" => {
                     if let Some(b) = self.body(e) {
                         for m in b {
-                            g.group.push(m.kw.text.to_string());
-                            for a in m.args {
+                            g.group.push(m.kw().text.to_string());
+                            for a in m.args() {
                                 g.group.push(a.text.to_string());
                             }
                         }

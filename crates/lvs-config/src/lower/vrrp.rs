@@ -226,7 +226,7 @@ impl Lower<'_, '_> {
                 "use_vmac" => {
                     self.no_block(e);
                     let mut u = UseVmac::default();
-                    for a in e.args {
+                    for a in e.args() {
                         if a.text.matches(':').count() == 5 {
                             u.mac = Some(a.text.to_string());
                         } else if u.name.is_none() {
@@ -413,8 +413,8 @@ impl Lower<'_, '_> {
     }
 
     fn unicast_peer(&mut self, p: &Node<'_>, out: &mut Vec<UnicastPeer>) {
-        let Some(addr) = parse_ip(&p.kw.text) else {
-            let t = p.kw.text.to_string();
+        let Some(addr) = parse_ip(&p.kw().text) else {
+            let t = p.kw().text.to_string();
             self.push(
                 crate::Severity::Error,
                 "invalid-address",
@@ -432,8 +432,8 @@ impl Lower<'_, '_> {
             span: p.span,
         };
         let mut i = 0;
-        while i < p.args.len() {
-            let w = p.args[i].text.to_string();
+        while i < p.args().len() {
+            let w = p.args()[i].text.to_string();
             match w.as_str() {
                 "min_ttl" | "max_ttl" => {
                     match p.arg(i + 1).map(|x| parse_int(x, 0, 255)) {

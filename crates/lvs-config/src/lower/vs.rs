@@ -53,7 +53,7 @@ impl Lower<'_, '_> {
                 self.no_block(e);
                 continue;
             }
-            let first = e.kw.text.as_str();
+            let first = e.kw().text.as_str();
             if first == "fwmark" {
                 let Some(m) = e.arg(0) else {
                     self.invalid(e, 0, "fwmark needs a number".into());
@@ -168,7 +168,7 @@ impl Lower<'_, '_> {
                 return None;
             }
         };
-        if n.args.len() > 2 {
+        if n.args().len() > 2 {
             self.extra(n, 2);
         }
         let body = n.block.unwrap_or(&[]);
@@ -511,7 +511,9 @@ impl Lower<'_, '_> {
             weight: v.weight,
             virtualhost: v.virtualhost.clone(),
         };
-        for e in body.iter().filter(|e| e.name() == "real_server") {
+        let rss = body.iter().filter(|e| e.name() == "real_server");
+        v.real_servers.reserve_exact(rss.clone().count());
+        for e in rss {
             if let Some(rs) = self.real_server(e, &inh) {
                 if v.real_servers
                     .iter()
@@ -586,8 +588,8 @@ impl Lower<'_, '_> {
                 let mut tun_type = TunType::Ipip;
                 let mut csum = None;
                 let mut i = 1;
-                while i < e.args.len() {
-                    match e.args[i].text.as_str() {
+                while i < e.args().len() {
+                    match e.args()[i].text.as_str() {
                         "type" => {
                             match e.arg(i + 1) {
                                 Some("ipip") => tun_type = TunType::Ipip,
@@ -645,7 +647,7 @@ impl Lower<'_, '_> {
                     ),
                     _ => None,
                 };
-                let kw = e.kw.text.to_string();
+                let kw = e.kw().text.to_string();
                 self.push(
                     Severity::Error,
                     "invalid-value",
@@ -720,6 +722,7 @@ impl Lower<'_, '_> {
             span: n.span,
         };
         let mut rinh = inh.clone();
+        let mut n_checkers = 0;
         for e in body {
             match e.name() {
                 "weight" => {
@@ -772,7 +775,7 @@ impl Lower<'_, '_> {
                 "snmp_name" => {
                     self.string(e);
                 }
-                kw if CHECKERS.contains(&kw) => {}
+                kw if CHECKERS.contains(&kw) => n_checkers += 1,
                 _ => self.unknown(e, "real_server"),
             }
         }
@@ -795,21 +798,23 @@ impl Lower<'_, '_> {
         if inh.fwmark && !matches!(kind, LbKind::Nat) {
             rs.port = 0;
         }
+        // Exact capacity: a Vec grows to 4 elements at its first push; most
+        // real servers have one checker, and a checker is a few hundred
+        // bytes (shrunk again if some checker was dropped).
+        rs.checkers.reserve_exact(n_checkers);
         for e in body.iter().filter(|e| CHECKERS.contains(&e.name())) {
             if let Some(c) = self.checker(e, &rs, &rinh) {
                 rs.checkers.push(c);
             }
         }
-        // A Vec grows to 4 elements at its first push; most real servers
-        // have one checker, and a checker is a few hundred bytes.
         rs.checkers.shrink_to_fit();
         Some(rs)
     }
 
     fn checker(&mut self, n: &Node<'_>, rs: &RealServer, inh: &Inherit) -> Option<Checker> {
-        let kind = n.name().to_string();
+        let kind = n.name();
         let body = self.body(n)?;
-        let (def_retry, def_dbr) = match kind.as_str() {
+        let (def_retry, def_dbr) = match kind {
             "HTTP_GET" | "SSL_GET" => (1, Duration::from_secs(3)),
             "MISC_CHECK" => (0, Duration::from_secs(1)),
             "DNS_CHECK" => (3, inh.delay_loop),
@@ -848,7 +853,7 @@ impl Lower<'_, '_> {
         let mut user = None;
         let mut helo = None;
         let mut dns_type = DnsType::Soa;
-        let mut dns_name = ".".to_string();
+        let mut dns_name: Option<String> = None;
         let mut payload = None;
         let mut require_reply = None;
         let mut min_len = 0;
@@ -976,7 +981,7 @@ impl Lower<'_, '_> {
                 }
                 "name" if kind == "DNS_CHECK" => {
                     if let Some(s) = self.string(e) {
-                        dns_name = s;
+                        dns_name = Some(s);
                     }
                 }
                 "payload" if kind == "UDP_CHECK" => {
@@ -988,7 +993,8 @@ impl Lower<'_, '_> {
                     }
                 }
                 "require_reply" if kind == "UDP_CHECK" => {
-                    require_reply = Some(e.args.iter().map(|w| w.text.as_str()).collect::<String>())
+                    require_reply =
+                        Some(e.args().iter().map(|w| w.text.as_str()).collect::<String>())
                 }
                 "min_reply_length" if kind == "UDP_CHECK" => {
                     min_len = self.u32_(e, 0, 65535).unwrap_or(0)
@@ -1008,12 +1014,12 @@ impl Lower<'_, '_> {
                 }
                 "dynamic" if kind == "FILE_CHECK" => fdynamic = self.flag(e),
                 "name" if kind == "BFD_CHECK" => bfd_name = self.string(e),
-                _ => self.unknown(e, &kind),
+                _ => self.unknown(e, kind),
             }
         }
         c.warmup = warmup.unwrap_or(c.delay_loop);
         let span = n.span;
-        Some(match kind.as_str() {
+        Some(match kind {
             "TCP_CHECK" => Checker::TcpCheck(TcpCheck { common: c, span }),
             "HTTP_GET" | "SSL_GET" => {
                 if http.urls.is_empty() {
@@ -1021,7 +1027,7 @@ impl Lower<'_, '_> {
                         Severity::Error,
                         "http-no-url",
                         span,
-                        Some(&kind),
+                        Some(kind),
                         format!("{kind} has no url: keepalived ignores this checker (and 2.2.7's -t crashes on it)"),
                         Some("add url { path / } (and status_code or digest)".into()),
                     );
@@ -1063,7 +1069,7 @@ impl Lower<'_, '_> {
             "DNS_CHECK" => Checker::DnsCheck(DnsCheck {
                 common: c,
                 qtype: dns_type,
-                name: dns_name,
+                name: dns_name.unwrap_or_else(|| ".".to_string()),
                 span,
             }),
             "UDP_CHECK" => Checker::UdpCheck(UdpCheck {
@@ -1134,7 +1140,7 @@ impl Lower<'_, '_> {
                 }
                 "status_code" => {
                     self.no_block(e);
-                    for (i, w) in e.args.iter().enumerate() {
+                    for (i, w) in e.args().iter().enumerate() {
                         let (a, b) = w.text.split_once('-').unwrap_or((&w.text, &w.text));
                         match (parse_int(a, 100, 999), parse_int(b, 100, 999)) {
                             (Ok(a), Ok(b)) if a <= b => u.status_code.push(StatusRange {
@@ -1151,7 +1157,7 @@ impl Lower<'_, '_> {
                             }
                         }
                     }
-                    if e.args.is_empty() {
+                    if e.args().is_empty() {
                         self.arg1(e);
                     }
                 }
