@@ -156,8 +156,9 @@ struct VrrpTask {
     handle: vrrp::VrrpHandle,
     stop: Option<oneshot::Sender<()>>,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
-    /// The VRRP part of the configuration it runs (reloads compare against it).
-    signature: String,
+    /// The driver's answer to the last reload's VRRP part, for the control socket's reply (the
+    /// signature of what the driver runs is `handle.applied_signature()`).
+    pending: Option<vrrp::ReloadOutcome>,
     error: Option<String>,
 }
 
@@ -176,6 +177,7 @@ fn vrrp_signature(c: &lvs_config::Config) -> String {
 fn start_vrrp(l: &lvs_config::Loaded, events: mpsc::Sender<vrrp::VrrpEvent>) -> VrrpTask {
     let c = &l.config;
     let handle = vrrp::VrrpHandle::default();
+    handle.set_applied(vrrp_signature(c));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let cfg = l.clone();
     let h = handle.clone();
@@ -189,7 +191,7 @@ fn start_vrrp(l: &lvs_config::Loaded, events: mpsc::Sender<vrrp::VrrpEvent>) -> 
         handle,
         stop: Some(stop_tx),
         join,
-        signature: vrrp_signature(c),
+        pending: None,
         error: None,
     }
 }
@@ -588,17 +590,6 @@ impl Daemon {
                 };
                 self.engine.reconfigure(Instant::now(), cfg);
                 self.dataplane.reconfigure(&loaded.config);
-                if let Some(v) = &mut self.vrrp {
-                    let sig = vrrp_signature(&loaded.config);
-                    if sig != v.signature {
-                        // Applied in place by the driver (daemon/vrrp.rs): states kept.
-                        if v.handle.reload(loaded.clone()) {
-                            v.signature = sig;
-                        } else {
-                            warn!("VRRP driver not running: VRRP settings not reloaded");
-                        }
-                    }
-                }
                 self.loaded = loaded;
                 self.reloads_ok += 1;
                 self.last_reload_error = None;
@@ -607,6 +598,10 @@ impl Daemon {
                 Ok(format!("reloaded {}", self.opts.config.display()))
             }
         };
+        if res.is_ok() {
+            // The VRRP part, unless the driver already runs it (daemon/vrrp.rs).
+            self.reload_vrrp();
+        }
         sd_notify("READY=1");
         res
     }
@@ -619,7 +614,17 @@ impl Daemon {
             Control::Reload(tx) => {
                 let r = self.reload("control socket");
                 self.drain_actions();
-                let _ = tx.send(r);
+                // The reply waits for the VRRP driver's verdict on its part, off the main loop.
+                match (r, self.vrrp.as_mut().and_then(|v| v.pending.take())) {
+                    (Ok(msg), Some(outcome)) => {
+                        tokio::spawn(async move {
+                            let _ = tx.send(vrrp::reload_reply(msg, outcome).await);
+                        });
+                    }
+                    (r, _) => {
+                        let _ = tx.send(r);
+                    }
+                }
             }
             Control::Explain(client, tx) => {
                 let _ = tx.send(self.dataplane.explain(&client));

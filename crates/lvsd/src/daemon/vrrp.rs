@@ -7,7 +7,8 @@
 //! let (tx, rx) = tokio::sync::mpsc::channel(64);      // VrrpEvent stream (state changes)
 //! run_vrrp(&loaded, handle.clone(), tx, shutdown_future).await?;  // returns after shutdown
 //! handle.snapshot() -> Vec<lvs_vrrp::InstanceStatus>  // name, state, priorities, counters
-//! handle.reload(new_loaded)                           // SIGHUP: applied in place
+//! handle.reload(new_loaded, signature)                // SIGHUP: applied in place; the
+//!                                                     // receiver gets Ok or the refusal
 //! ```
 //!
 //! * `run_vrrp(cfg, handle, events, shutdown)` maps `lvs_config::Config` onto
@@ -31,7 +32,10 @@
 //!   `use_vmac` interfaces are created at start and deleted at stop.
 //! * [`VrrpHandle::reload`] applies a new configuration in place
 //!   (`Engine::reconfigure`: states kept, VIP/route edits, removed instances
-//!   leave with priority 0, new ones start in BACKUP).
+//!   leave with priority 0, new ones start in BACKUP) and answers whether it
+//!   did; only an accepted configuration becomes
+//!   [`VrrpHandle::applied_signature`], so a refused one is tried again by
+//!   the next reload.
 //!
 //! ```text
 //!  VrrpSocket rx (per if/family) ─┐
@@ -90,7 +94,39 @@ pub(crate) struct VrrpEvent {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct VrrpHandle {
     inner: Arc<Mutex<Vec<InstanceStatus>>>,
-    reload: Arc<Mutex<Option<mpsc::UnboundedSender<Loaded>>>>,
+    reload: Arc<Mutex<Option<mpsc::UnboundedSender<ReloadReq>>>>,
+    /// Signature of the VRRP configuration the driver runs (set by the daemon at start, by
+    /// the driver when it accepts a reload).
+    applied: Arc<Mutex<String>>,
+}
+
+/// The driver's answer to a reload: Ok, or why it refused (the running configuration is kept).
+pub(crate) type ReloadOutcome = tokio::sync::oneshot::Receiver<Result<(), String>>;
+
+/// A configuration to apply in place, with its signature and where to answer.
+#[derive(Debug)]
+pub(crate) struct ReloadReq {
+    loaded: Loaded,
+    signature: String,
+    reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// The control socket's reply to a reload whose VRRP part was sent to the driver: `msg` once
+/// the driver accepted it, an error naming the refusal otherwise.
+pub(crate) async fn reload_reply(msg: String, outcome: ReloadOutcome) -> Result<String, String> {
+    match tokio::time::timeout(Duration::from_secs(20), outcome).await {
+        Ok(Ok(Ok(()))) => Ok(msg),
+        Ok(Ok(Err(e))) => Err(format!(
+            "{msg} except VRRP: the VRRP configuration was refused, VRRP keeps running the \
+             previous one (the next reload tries again):\n{e}"
+        )),
+        Ok(Err(_)) => Err(format!(
+            "{msg} except VRRP: the VRRP driver stopped before applying it"
+        )),
+        Err(_) => Err(format!(
+            "{msg}; the VRRP driver has not answered within 20 s (still applying?)"
+        )),
+    }
 }
 
 impl VrrpHandle {
@@ -99,19 +135,54 @@ impl VrrpHandle {
         self.inner.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
-    /// Apply a new (already validated) configuration in place. False if
-    /// the driver is not running.
-    pub(crate) fn reload(&self, loaded: Loaded) -> bool {
-        self.reload
-            .lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(|tx| tx.send(loaded).is_ok()))
-            .unwrap_or(false)
+    /// Apply a new (already validated) configuration in place; `signature` becomes
+    /// [`Self::applied_signature`] once the driver accepted it. None if the driver is not
+    /// running.
+    pub(crate) fn reload(&self, loaded: Loaded, signature: String) -> Option<ReloadOutcome> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let req = ReloadReq {
+            loaded,
+            signature,
+            reply,
+        };
+        let g = self.reload.lock().ok()?;
+        g.as_ref()?.send(req).ok()?;
+        Some(rx)
+    }
+
+    /// Signature of the VRRP configuration the driver runs.
+    pub(crate) fn applied_signature(&self) -> String {
+        self.applied.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// Record the signature of the configuration the driver runs.
+    pub(crate) fn set_applied(&self, signature: String) {
+        if let Ok(mut g) = self.applied.lock() {
+            *g = signature;
+        }
     }
 
     fn set(&self, v: Vec<InstanceStatus>) {
         if let Ok(mut g) = self.inner.lock() {
             *g = v;
+        }
+    }
+}
+
+impl super::Daemon {
+    /// The VRRP part of a reload: the configuration now loaded goes to the driver unless it
+    /// already runs it (applied in place, states kept). The driver records the signature only
+    /// if it accepts the configuration, so a refused one is sent again by the next reload, even
+    /// one whose text did not change; its answer waits in `pending` for the control socket.
+    pub(super) fn reload_vrrp(&mut self) {
+        let Some(v) = &mut self.vrrp else { return };
+        v.pending = None;
+        let sig = super::vrrp_signature(&self.loaded.config);
+        if sig != v.handle.applied_signature() {
+            v.pending = v.handle.reload(self.loaded.clone(), sig);
+            if v.pending.is_none() {
+                warn!("VRRP driver not running: VRRP settings not reloaded");
+            }
         }
     }
 }
@@ -1233,7 +1304,7 @@ async fn run_engine(
     mut engine: Engine,
     handle: VrrpHandle,
     events: mpsc::Sender<VrrpEvent>,
-    mut reloads: mpsc::UnboundedReceiver<Loaded>,
+    mut reloads: mpsc::UnboundedReceiver<ReloadReq>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);
@@ -1317,19 +1388,24 @@ async fn run_engine(
                 decided_at = std::time::Instant::now();
                 engine.handle_timeout(now_at(start));
             }
-            Some(loaded) = reloads.recv() => {
+            Some(req) = reloads.recv() => {
                 decided_at = std::time::Instant::now();
-                match setup(&loaded) {
-                    Err(e) => error!(error = %format!("{e:#}"), "VRRP reload refused; the running VRRP configuration is kept"),
-                    Ok(new) => {
-                        if let Err(e) = reload(&mut engine, &mut io, &mut s, new, now_at(start), &events, &mut tasks, &tx, &mut tracked) {
-                            error!(error = %format!("{e:#}"), "VRRP reload refused; the running VRRP configuration is kept");
-                        } else {
-                            for t in trackers.drain(..) {
-                                t.abort();
-                            }
-                            trackers = spawn_trackers(&s, &tx);
+                let r = setup(&req.loaded).and_then(|new| {
+                    reload(&mut engine, &mut io, &mut s, new, now_at(start), &events, &mut tasks, &tx, &mut tracked)
+                });
+                match r {
+                    Err(e) => {
+                        let e = format!("{e:#}");
+                        error!(error = %e, "VRRP reload refused; the running VRRP configuration is kept");
+                        let _ = req.reply.send(Err(e));
+                    }
+                    Ok(()) => {
+                        for t in trackers.drain(..) {
+                            t.abort();
                         }
+                        trackers = spawn_trackers(&s, &tx);
+                        handle.set_applied(req.signature);
+                        let _ = req.reply.send(Ok(()));
                     }
                 }
             }
