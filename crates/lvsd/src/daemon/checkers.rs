@@ -213,42 +213,48 @@ fn checker(
 
 /// Maps the whole configuration into the checker engine's.
 pub(crate) fn engine_config(conf: &cfg::Config) -> chk::EngineConfig {
-    let mut out = chk::EngineConfig {
-        virtual_servers: Vec::new(),
+    chk::EngineConfig {
+        virtual_servers: conf
+            .virtual_servers
+            .iter()
+            .map(|vs| engine_vs(vs, conf))
+            .collect(),
         jitter_permille: JITTER_PERMILLE,
         stall_grace: STALL_GRACE,
-    };
-    for vs in &conf.virtual_servers {
-        let mut v = chk::VirtualServerCfg::new(vs_key(vs));
-        v.quorum = u64::from(vs.quorum);
-        v.hysteresis = u64::from(vs.hysteresis);
-        v.quorum_up = vs.quorum_up.as_ref().map(|s| s.args.clone());
-        v.quorum_down = vs.quorum_down.as_ref().map(|s| s.args.clone());
-        v.sorry_server = vs
-            .sorry_server
-            .as_ref()
-            .map(|s| SocketAddr::new(s.ip, if s.port == 0 { vs.port() } else { s.port }));
-        v.sorry_server_inhibit = vs.sorry_server.as_ref().is_some_and(|s| s.inhibit);
-        v.ha_suspend = vs.ha_suspend;
-        v.omega = vs.omega;
-        for rs in &vs.real_servers {
-            let checkers = rs
-                .checkers
-                .iter()
-                .filter_map(|c| checker(c, rs, vs, conf))
-                .collect();
-            v.real_servers.push(chk::RealServerCfg {
-                dest: SocketAddr::new(rs.ip, rs.port),
-                weight: rs.weight,
-                inhibit_on_failure: rs.inhibit_on_failure,
-                notify_up: rs.notify_up.as_ref().map(|s| s.args.clone()),
-                notify_down: rs.notify_down.as_ref().map(|s| s.args.clone()),
-                checkers,
-            });
-        }
-        out.virtual_servers.push(v);
     }
-    out
+}
+
+/// One virtual server of `conf` as the checker engine sees it (a reload of a few virtual servers
+/// maps only those: `Engine::reconfigure_some`).
+pub(crate) fn engine_vs(vs: &cfg::VirtualServer, conf: &cfg::Config) -> chk::VirtualServerCfg {
+    let mut v = chk::VirtualServerCfg::new(vs_key(vs));
+    v.quorum = u64::from(vs.quorum);
+    v.hysteresis = u64::from(vs.hysteresis);
+    v.quorum_up = vs.quorum_up.as_ref().map(|s| s.args.clone());
+    v.quorum_down = vs.quorum_down.as_ref().map(|s| s.args.clone());
+    v.sorry_server = vs
+        .sorry_server
+        .as_ref()
+        .map(|s| SocketAddr::new(s.ip, if s.port == 0 { vs.port() } else { s.port }));
+    v.sorry_server_inhibit = vs.sorry_server.as_ref().is_some_and(|s| s.inhibit);
+    v.ha_suspend = vs.ha_suspend;
+    v.omega = vs.omega;
+    for rs in &vs.real_servers {
+        let checkers = rs
+            .checkers
+            .iter()
+            .filter_map(|c| checker(c, rs, vs, conf))
+            .collect();
+        v.real_servers.push(chk::RealServerCfg {
+            dest: SocketAddr::new(rs.ip, rs.port),
+            weight: rs.weight,
+            inhibit_on_failure: rs.inhibit_on_failure,
+            notify_up: rs.notify_up.as_ref().map(|s| s.args.clone()),
+            notify_down: rs.notify_down.as_ref().map(|s| s.args.clone()),
+            checkers,
+        });
+    }
+    v
 }
 
 /// Runs a notify / quorum script: argv as configured, no shell, not waited for (keepalived

@@ -84,8 +84,15 @@ enum Control {
 /// Loads and validates a configuration; errors come back with file:line:col.
 pub(crate) fn load_config(path: &Path) -> Result<lvs_config::Loaded, String> {
     let loaded = lvs_config::load(&lvs_config::FsSource, path).map_err(|e| e.to_string())?;
-    let errors: Vec<String> = loaded
-        .diagnostics
+    match refusal(&loaded.diagnostics) {
+        None => Ok(loaded),
+        Some(e) => Err(e),
+    }
+}
+
+/// The errors of a configuration, one `file:line:col: message` a line; None if it has none.
+fn refusal(diagnostics: &[lvs_config::Diagnostic]) -> Option<String> {
+    let errors: Vec<String> = diagnostics
         .iter()
         .filter(|d| d.severity == lvs_config::Severity::Error)
         .map(|d| {
@@ -98,11 +105,7 @@ pub(crate) fn load_config(path: &Path) -> Result<lvs_config::Loaded, String> {
             )
         })
         .collect();
-    if errors.is_empty() {
-        Ok(loaded)
-    } else {
-        Err(errors.join("\n"))
-    }
+    (!errors.is_empty()).then(|| errors.join("\n"))
 }
 
 /// Sends a state line to systemd (`sd_notify`), if `NOTIFY_SOCKET` is set.
@@ -249,7 +252,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     } else {
         opts.dataplane
     };
-    let dataplane = plane::Plane::open(dp_mode, &loaded.config);
+    let dataplane = plane::Plane::open(dp_mode);
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<vrrp::VrrpEvent>(64);
     let vrrp = (!opts.checkers_only).then(|| start_vrrp(&loaded, vrrp_tx.clone()));
     let mut d = Daemon {
@@ -290,7 +293,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     d.check_vips();
     d.drain_actions();
     // The first apply, with the checkers' initial weights.
-    d.dataplane.flush();
+    d.dataplane.flush(&d.loaded.config);
     sd_notify("READY=1\nSTATUS=running");
     let mut watchdog = tokio::time::interval(Duration::from_secs(5));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -330,7 +333,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
             }
         }
         d.drain_actions();
-        d.dataplane.flush();
+        d.dataplane.flush(&d.loaded.config);
     }
     sd_notify("STOPPING=1");
     d.engine.shutdown();
@@ -564,13 +567,41 @@ impl Daemon {
                 "checker scheduler: probes overdue (executor saturated or stuck)"
             );
         }
-        self.dataplane.retry();
+        self.dataplane.retry(&self.loaded.config);
     }
 
     fn reload(&mut self, why: &str) -> Result<String, String> {
         sd_notify("RELOADING=1");
         info!(trigger = why, config = %self.opts.config.display(), "reloading");
-        let res = match load_config(&self.opts.config) {
+        let t0 = Instant::now();
+        // Re-read only what changed when only virtual servers changed (lvs_config::reload
+        // checks that the result equals a full load); anything else is a full load.
+        let next = match lvs_config::reload(&self.loaded, &lvs_config::FsSource) {
+            Err(e) => Err(e.to_string()),
+            Ok(lvs_config::Reload::Unchanged) => Ok(None),
+            Ok(lvs_config::Reload::Partial(p)) => match refusal(p.diagnostics()) {
+                Some(e) => Err(e),
+                None => {
+                    let ms = t0.elapsed().as_secs_f64() * 1e3;
+                    info!(ms, "configuration re-read: only virtual servers changed");
+                    self.apply_some(p);
+                    Ok(None)
+                }
+            },
+            Ok(lvs_config::Reload::Full(l)) => match refusal(&l.diagnostics) {
+                Some(e) => Err(e),
+                None => Ok(Some(*l)),
+            },
+        };
+        let res = match next {
+            Ok(None) => {
+                self.reloads_ok += 1;
+                self.last_reload_error = None;
+                self.metrics.reload(true);
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                info!(probes = self.engine.probe_count(), ms, "reload applied");
+                Ok(format!("reloaded {}", self.opts.config.display()))
+            }
             Err(e) => {
                 for line in e.lines() {
                     error!("reload refused: {line}");
@@ -582,19 +613,20 @@ impl Daemon {
                     "configuration refused, still running the previous one:\n{e}"
                 ))
             }
-            Ok(loaded) => {
+            Ok(Some(loaded)) => {
                 let cfg = if self.opts.vrrp_only {
                     Default::default()
                 } else {
                     checkers::engine_config(&loaded.config)
                 };
                 self.engine.reconfigure(Instant::now(), cfg);
-                self.dataplane.reconfigure(&loaded.config);
+                self.dataplane.reconfigure();
                 self.loaded = loaded;
                 self.reloads_ok += 1;
                 self.last_reload_error = None;
                 self.metrics.reload(true);
-                info!(probes = self.engine.probe_count(), "reload applied");
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                info!(probes = self.engine.probe_count(), ms, "reload applied");
                 Ok(format!("reloaded {}", self.opts.config.display()))
             }
         };
@@ -604,6 +636,38 @@ impl Daemon {
         }
         sd_notify("READY=1");
         res
+    }
+
+    /// A reload that changed only some virtual servers: the checker engine and the data plane
+    /// get only those (the same outcome as the full path, at the cost of the change).
+    fn apply_some(&mut self, p: lvs_config::Patch) {
+        let changes = self.loaded.apply(p);
+        let conf = &self.loaded.config;
+        let same_count = changes.iter().all(|c| c.old.len() == c.new.len());
+        let positions: Vec<usize> = changes.iter().flat_map(|c| c.new.clone()).collect();
+        if !self.opts.vrrp_only {
+            let now = Instant::now();
+            let some = same_count
+                && self.engine.reconfigure_some(
+                    now,
+                    positions
+                        .iter()
+                        .map(|&i| (i, checkers::engine_vs(&conf.virtual_servers[i], conf)))
+                        .collect(),
+                );
+            if !some {
+                self.engine.reconfigure(now, checkers::engine_config(conf));
+            }
+        }
+        if same_count {
+            self.dataplane.reconfigure_some(conf, &positions);
+        } else {
+            self.dataplane.reconfigure();
+        }
+        info!(
+            virtual_servers = positions.len(),
+            "reload: only these virtual servers changed"
+        );
     }
 
     fn control(&mut self, req: Control) {
@@ -742,13 +806,13 @@ impl Daemon {
 /// place, remove only what lvsd owns). As keepalived's checker process does, services are
 /// programmed on MASTER and BACKUP alike; VRRP moves only the VIPs.
 pub(crate) mod plane {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
     use std::net::{IpAddr, SocketAddr};
     use std::path::PathBuf;
 
     use lvs_check::VsKey;
-    use lvs_config::{Config, VsAddress, VsgEntry};
-    use lvs_ipvs::admin::{Dest, FwdMethod, IpvsBackend, ServiceKey};
+    use lvs_config::{Config, VirtualServer, VsAddress, VsgEntry};
+    use lvs_ipvs::admin::{Dest, FwdMethod, IpvsBackend, Service, ServiceKey};
     use lvs_ipvs::reconcile::{self, Desired, Ownership};
     use serde_json::{json, Value};
     use tracing::{info, warn};
@@ -806,11 +870,125 @@ pub(crate) mod plane {
         Ok((own, results.len(), errors))
     }
 
+    /// Where each virtual server's service is in the applied state, for updates of a few
+    /// virtual servers (a reload of some, a checker's weight): valid while every virtual server
+    /// has a service of its own at its own position — no group, no two with one key or fwmark.
+    struct Index {
+        by_key: HashMap<VsKey, usize>,
+        by_mark: HashMap<u32, usize>,
+        /// Per position: its key and fwmark (to move them when it is replaced).
+        keys: Vec<(VsKey, Option<u32>)>,
+    }
+
+    fn mark_of(vs: &VirtualServer) -> Option<u32> {
+        match vs.address {
+            VsAddress::Fwmark { fwmark } => Some(fwmark),
+            _ => None,
+        }
+    }
+
+    impl Index {
+        fn build(conf: &Config, applied: &Desired) -> Option<Self> {
+            let n = conf.virtual_servers.len();
+            if applied.services.len() != n {
+                return None;
+            }
+            let mut ix = Index {
+                by_key: HashMap::with_capacity(n),
+                by_mark: HashMap::new(),
+                keys: Vec::with_capacity(n),
+            };
+            for (i, (vs, (svc, _))) in conf
+                .virtual_servers
+                .iter()
+                .zip(&applied.services)
+                .enumerate()
+            {
+                let same = match (&vs.address, svc.key) {
+                    (
+                        VsAddress::Ip { ip, port },
+                        ServiceKey::Addr {
+                            proto,
+                            addr,
+                            port: p,
+                        },
+                    ) => {
+                        *ip == addr
+                            && *port == p
+                            && proto
+                                .name()
+                                .eq_ignore_ascii_case(&format!("{:?}", vs.protocol))
+                    }
+                    (VsAddress::Fwmark { fwmark }, ServiceKey::Fwmark { mark, .. }) => {
+                        *fwmark == mark
+                    }
+                    _ => false,
+                };
+                if !same || !ix.insert(i, vs) {
+                    return None;
+                }
+                ix.keys.push((vs_key(vs), mark_of(vs)));
+            }
+            Some(ix)
+        }
+
+        /// Adds position `i`'s keys; false on a collision.
+        fn insert(&mut self, i: usize, vs: &VirtualServer) -> bool {
+            if matches!(vs.address, VsAddress::Group { .. }) {
+                return false;
+            }
+            if let Some(m) = mark_of(vs) {
+                if self.by_mark.insert(m, i).is_some() {
+                    return false;
+                }
+            }
+            self.by_key.insert(vs_key(vs), i).is_none()
+        }
+
+        /// The virtual servers at `positions` were replaced; false if the index no longer holds.
+        fn replace(&mut self, conf: &Config, positions: &[usize]) -> bool {
+            for &i in positions {
+                let Some((k, m)) = self.keys.get(i) else {
+                    return false;
+                };
+                self.by_key.remove(k);
+                if let Some(m) = m {
+                    self.by_mark.remove(m);
+                }
+            }
+            for &i in positions {
+                let Some(vs) = conf.virtual_servers.get(i) else {
+                    return false;
+                };
+                if !self.insert(i, vs) {
+                    return false;
+                }
+                self.keys[i] = (vs_key(vs), mark_of(vs));
+            }
+            true
+        }
+    }
+
+    /// The service of one virtual server (not a group) with the published destinations, as
+    /// [`desired`] makes it.
+    fn service_of(vs: &VirtualServer, published: &Published) -> Option<(Service, Vec<Dest>)> {
+        let one = Config {
+            virtual_servers: vec![vs.clone()],
+            ..Config::default()
+        };
+        let (mut d, _notes) = crate::lower_ipvs_admin::desired_from_config(&one);
+        if d.services.len() != 1 {
+            return None;
+        }
+        let (svc, mut dests) = d.services.pop()?;
+        overlay(&svc.key, &mut dests, &vs_key(vs), published);
+        Some((svc, dests))
+    }
+
     /// What the checkers' weights are applied to.
     pub(crate) struct Plane {
         mode: &'static str,
         backend: Backend,
-        conf: Config,
         weights: Published,
         owned: Ownership,
         dirty: bool,
@@ -826,6 +1004,12 @@ pub(crate) mod plane {
         last_full: Option<std::time::Instant>,
         /// `lvs_sync_daemon IF VRRP_INSTANCE`: the instance is MASTER (see [`follow_vrrp`]).
         sync_master: bool,
+        /// Kernel IPVS: positions of the virtual servers changed since the last apply (None:
+        /// any), and where they are in `applied`; with both, only those are diffed.
+        dirty_vs: Option<BTreeSet<usize>>,
+        index: Option<Index>,
+        /// Updates that diffed only the changed virtual servers.
+        partial_updates: u64,
     }
 
     fn open_kernel() -> Result<Box<dyn IpvsBackend + Send>, String> {
@@ -840,7 +1024,7 @@ pub(crate) mod plane {
     }
 
     impl Plane {
-        pub(crate) fn open(mode: DataplaneMode, conf: &Config) -> Self {
+        pub(crate) fn open(mode: DataplaneMode) -> Self {
             let mut note = None;
             let (name, backend) = match mode {
                 DataplaneMode::None => ("none", Backend::None),
@@ -883,7 +1067,6 @@ pub(crate) mod plane {
             Self {
                 mode: name,
                 backend,
-                conf: conf.clone(),
                 weights: Published::new(),
                 owned,
                 dirty: true,
@@ -895,12 +1078,15 @@ pub(crate) mod plane {
                 applied: None,
                 last_full: None,
                 sync_master: false,
+                dirty_vs: None,
+                index: None,
+                partial_updates: 0,
             }
         }
 
         /// A plane over any backend (tests: the in-process IPVS model).
         #[cfg(test)]
-        pub(crate) fn with_backend(conf: &Config, b: Box<dyn IpvsBackend + Send>) -> Self {
+        pub(crate) fn with_backend(b: Box<dyn IpvsBackend + Send>) -> Self {
             fn never() -> Result<Box<dyn IpvsBackend + Send>, String> {
                 Err("closed".into())
             }
@@ -911,7 +1097,6 @@ pub(crate) mod plane {
                     open: never,
                     state: None,
                 },
-                conf: conf.clone(),
                 weights: Published::new(),
                 owned: Ownership::default(),
                 dirty: true,
@@ -923,6 +1108,9 @@ pub(crate) mod plane {
                 applied: None,
                 last_full: None,
                 sync_master: false,
+                dirty_vs: None,
+                index: None,
+                partial_updates: 0,
             }
         }
 
@@ -945,6 +1133,12 @@ pub(crate) mod plane {
                 Some(w) => self.weights.insert((vs.clone(), dest), w),
                 None => self.weights.remove(&(vs.clone(), dest)),
             };
+            // A key no virtual server has does not change the desired state.
+            if let (Some(ix), Some(d)) = (&self.index, &mut self.dirty_vs) {
+                if let Some(&i) = ix.by_key.get(vs) {
+                    d.insert(i);
+                }
+            }
             self.dirty = true;
         }
 
@@ -954,40 +1148,71 @@ pub(crate) mod plane {
             if self.sync_master != master {
                 self.sync_master = master;
                 self.dirty = true;
+                self.dirty_vs = None;
             }
         }
 
-        pub(crate) fn reconfigure(&mut self, conf: &Config) {
-            self.conf = conf.clone();
+        /// The whole configuration may have changed.
+        pub(crate) fn reconfigure(&mut self) {
             self.dirty = true;
+            self.dirty_vs = None;
+            self.index = None;
+        }
+
+        /// Only the virtual servers at `positions` changed (the configuration is `conf` now).
+        pub(crate) fn reconfigure_some(&mut self, conf: &Config, positions: &[usize]) {
+            self.dirty = true;
+            let ok = self
+                .index
+                .as_mut()
+                .is_some_and(|ix| ix.replace(conf, positions));
+            match (&mut self.dirty_vs, ok) {
+                (Some(d), true) => d.extend(positions.iter().copied()),
+                _ => {
+                    self.dirty_vs = None;
+                    self.index = None;
+                }
+            }
         }
 
         /// Retries a failed apply (called periodically).
-        pub(crate) fn retry(&mut self) {
+        pub(crate) fn retry(&mut self, conf: &Config) {
             if self.dirty {
-                self.flush();
+                self.flush(conf);
             }
         }
 
         /// Applies pending changes, if any. Errors are logged and retried later (at most every
         /// [`RETRY_INTERVAL`]).
-        pub(crate) fn flush(&mut self) {
+        pub(crate) fn flush(&mut self, conf: &Config) {
             if !self.dirty || self.next_try.is_some_and(|t| std::time::Instant::now() < t) {
                 return;
             }
             let t0 = std::time::Instant::now();
-            let mut desired = desired(&self.conf, &self.weights);
-            follow_vrrp(&mut desired, &self.conf, self.sync_master);
-            match self.apply(desired) {
+            let (res, some) = match self.flush_some(conf) {
+                Some(r) => (r, true),
+                None => {
+                    let mut desired = desired(conf, &self.weights);
+                    follow_vrrp(&mut desired, conf, self.sync_master);
+                    let r = self.apply(desired);
+                    self.index = self.applied.as_ref().and_then(|a| Index::build(conf, a));
+                    (r, false)
+                }
+            };
+            match res {
                 Ok(n) => {
                     self.dirty = false;
                     self.next_try = None;
+                    self.dirty_vs = self.index.as_ref().map(|_| BTreeSet::new());
                     if n > 0 {
                         let ms = t0.elapsed().as_secs_f64() * 1e3;
-                        info!(ops = n, ms, dataplane = self.mode, "IPVS reconciled");
+                        let scope = if some { "changed" } else { "all" };
+                        info!(ops = n, ms, scope, dataplane = self.mode, "IPVS reconciled");
                     }
                 }
                 Err(e) => {
+                    self.dirty_vs = None;
+                    self.index = None;
                     self.failures += 1;
                     self.next_try = Some(std::time::Instant::now() + RETRY_INTERVAL);
                     if self.last_error.as_deref() != Some(e.as_str()) {
@@ -996,6 +1221,75 @@ pub(crate) mod plane {
                     self.last_error = Some(e);
                 }
             }
+        }
+
+        /// Kernel IPVS, a few virtual servers changed since the last apply: diff only their
+        /// services against the applied state. None when a full update is needed.
+        fn flush_some(&mut self, conf: &Config) -> Option<Result<usize, String>> {
+            let Backend::Ipvs {
+                backend: Some(b),
+                state,
+                ..
+            } = &mut self.backend
+            else {
+                return None;
+            };
+            let (Some(applied), Some(_), Some(dirty)) =
+                (&mut self.applied, &self.index, &self.dirty_vs)
+            else {
+                return None;
+            };
+            if self
+                .last_full
+                .is_none_or(|t| t.elapsed() >= RESYNC_INTERVAL)
+            {
+                return None;
+            }
+            let mut prev = Desired {
+                services: Vec::with_capacity(dirty.len()),
+                timeouts: applied.timeouts,
+                daemons: applied.daemons.clone(),
+                flush: applied.flush,
+            };
+            let mut next = Desired {
+                services: Vec::with_capacity(dirty.len()),
+                ..prev.clone()
+            };
+            for &i in dirty {
+                prev.services.push(applied.services.get(i)?.clone());
+                next.services
+                    .push(service_of(conf.virtual_servers.get(i)?, &self.weights)?);
+            }
+            let ops = reconcile::diff(&prev, &next)?;
+            let results = reconcile::execute_ops(b.as_mut(), &ops);
+            let changed = reconcile::update_ownership(&mut self.owned, &results);
+            let errors: Vec<String> = results
+                .iter()
+                .filter_map(|r| r.result.as_ref().err().map(|e| format!("{:?}: {e}", r.op)))
+                .collect();
+            if errors.is_empty() {
+                for (&i, s) in dirty.iter().zip(next.services) {
+                    applied.services[i] = s;
+                }
+            } else {
+                self.applied = None;
+            }
+            if let Some(p) = state.as_ref().filter(|_| changed) {
+                if let Some(dir) = p.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                if let Ok(j) = serde_json::to_vec(&self.owned) {
+                    let _ = std::fs::write(p, j);
+                }
+            }
+            self.ops_applied += results.len() as u64;
+            self.partial_updates += 1;
+            Some(if errors.is_empty() {
+                self.last_error = None;
+                Ok(results.len())
+            } else {
+                Err(errors.join("; "))
+            })
         }
 
         fn apply(&mut self, desired: Desired) -> Result<usize, String> {
@@ -1146,6 +1440,7 @@ pub(crate) mod plane {
                 "failures": self.failures,
                 "last_error": self.last_error,
                 "ops_applied": self.ops_applied,
+                "partial_updates": self.partial_updates,
                 "note": self.note,
                 // The built-in plane's connection table size (entries and templates).
                 "connections": match &self.backend {
@@ -1255,7 +1550,6 @@ pub(crate) mod plane {
                 VsAddress::Group { .. } => {}
             }
         }
-        let lowest = SocketAddr::from(([0, 0, 0, 0], 0));
         for (svc, dests) in &mut d.services {
             let k = if has_groups {
                 vs_key_of(&svc.key, conf)
@@ -1272,51 +1566,59 @@ pub(crate) mod plane {
             let Some(k) = k else {
                 continue;
             };
-            let pubs: Vec<(SocketAddr, u32)> = published
-                .range((k.clone(), lowest)..)
-                .take_while(|((vk, _), _)| vk == &k)
-                .map(|((_, a), w)| (*a, *w))
-                .collect();
-            let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::with_capacity(pubs.len());
-            for (i, (a, _)) in pubs.iter().enumerate() {
-                by_ip.entry(a.ip()).or_default().push(i);
-            }
-            let template = dests.first().cloned();
-            let mut used = vec![false; pubs.len()];
-            let mut out = Vec::with_capacity(pubs.len());
-            for dest in dests.iter() {
-                let found = by_ip.get(&dest.addr).and_then(|ix| {
-                    ix.iter()
-                        .copied()
-                        .find(|&i| pubs[i].0.port() == dest.port || dest.port == 0)
-                });
-                if let Some(i) = found {
-                    used[i] = true;
-                    let mut nd = dest.clone();
-                    nd.weight = pubs[i].1;
-                    out.push(nd);
-                }
-            }
-            // Published but not among the configured dests: the sorry server.
-            for (i, (a, w)) in pubs.iter().enumerate() {
-                if used[i] {
-                    continue;
-                }
-                let fwd = template.as_ref().map_or(FwdMethod::Masq, |t| t.fwd);
-                let port = if svc.key.fwmark().is_some() && fwd != FwdMethod::Masq {
-                    0
-                } else {
-                    a.port()
-                };
-                let mut nd = template.clone().unwrap_or_else(|| Dest::new(a.ip(), port));
-                nd.addr = a.ip();
-                nd.port = port;
-                nd.weight = *w;
-                out.push(nd);
-            }
-            *dests = out;
+            overlay(&svc.key, dests, &k, published);
         }
         d
+    }
+
+    /// A service's destinations as the checkers publish them for virtual server `k`: the
+    /// configured ones that are published, in configuration order, with the published weight,
+    /// then the published ones not configured (the sorry server).
+    fn overlay(key: &ServiceKey, dests: &mut Vec<Dest>, k: &VsKey, published: &Published) {
+        let lowest = SocketAddr::from(([0, 0, 0, 0], 0));
+        let pubs: Vec<(SocketAddr, u32)> = published
+            .range((k.clone(), lowest)..)
+            .take_while(|((vk, _), _)| vk == k)
+            .map(|((_, a), w)| (*a, *w))
+            .collect();
+        let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::with_capacity(pubs.len());
+        for (i, (a, _)) in pubs.iter().enumerate() {
+            by_ip.entry(a.ip()).or_default().push(i);
+        }
+        let template = dests.first().cloned();
+        let mut used = vec![false; pubs.len()];
+        let mut out = Vec::with_capacity(pubs.len());
+        for dest in dests.iter() {
+            let found = by_ip.get(&dest.addr).and_then(|ix| {
+                ix.iter()
+                    .copied()
+                    .find(|&i| pubs[i].0.port() == dest.port || dest.port == 0)
+            });
+            if let Some(i) = found {
+                used[i] = true;
+                let mut nd = dest.clone();
+                nd.weight = pubs[i].1;
+                out.push(nd);
+            }
+        }
+        // Published but not among the configured dests: the sorry server.
+        for (i, (a, w)) in pubs.iter().enumerate() {
+            if used[i] {
+                continue;
+            }
+            let fwd = template.as_ref().map_or(FwdMethod::Masq, |t| t.fwd);
+            let port = if key.fwmark().is_some() && fwd != FwdMethod::Masq {
+                0
+            } else {
+                a.port()
+            };
+            let mut nd = template.clone().unwrap_or_else(|| Dest::new(a.ip(), port));
+            nd.addr = a.ip();
+            nd.port = port;
+            nd.weight = *w;
+            out.push(nd);
+        }
+        *dests = out;
     }
 }
 
@@ -1659,6 +1961,182 @@ virtual_server 192.0.2.1 80 {
         );
     }
 
+    /// A reload of a few virtual servers (lvs_config::reload's patch, Engine::reconfigure_some,
+    /// Plane::reconfigure_some) leaves the IPVS backend exactly as the full path does, with the
+    /// same operations, and diffs only the changed services; so does a checker's weight change.
+    #[test]
+    fn partial_reload_equals_full_reload() {
+        use lvs_config::{MemSource, Reload};
+        const MAIN: &str = "/etc/keepalived/keepalived.conf";
+        let mut text = String::from("global_defs {\n  router_id t\n}\n");
+        for i in 0..30 {
+            text.push_str(&format!(
+                "virtual_server 192.0.2.{} 80 {{\n  lb_algo rr\n  lb_kind {}\n  protocol TCP\n  persistence_timeout {}\n",
+                i + 1,
+                if i % 3 == 0 { "DR" } else { "NAT" },
+                300 + i
+            ));
+            if i % 7 == 0 {
+                text.push_str("  sorry_server 10.9.9.9 80\n");
+            }
+            for j in 0..3 {
+                text.push_str(&format!(
+                    "  real_server 10.0.{i}.{} 80 {{\n    weight {}\n  }}\n",
+                    j + 1,
+                    j + 1
+                ));
+            }
+            text.push_str("}\n");
+        }
+        text.push_str("virtual_server fwmark 7 {\n  lb_algo wlc\n  real_server 10.7.0.1 80 {\n    weight 1\n  }\n}\n");
+        let fs = |t: &str| {
+            let mut s = MemSource::new();
+            s.add(MAIN, t.as_bytes().to_vec());
+            s
+        };
+        let load = |t: &str| lvs_config::load(&fs(t), std::path::Path::new(MAIN)).expect("loads");
+        struct Side {
+            loaded: lvs_config::Loaded,
+            engine: Engine,
+            plane: Plane,
+        }
+        impl Side {
+            fn pump(&mut self) {
+                while let Some(a) = self.engine.poll_action() {
+                    if let Action::SetWeight {
+                        vs, dest, weight, ..
+                    } = a
+                    {
+                        self.plane.set_weight(&vs, dest, weight);
+                    }
+                }
+                self.plane.flush(&self.loaded.config);
+            }
+            fn table(&mut self) -> Vec<String> {
+                let a = lvs_ipvs::reconcile::read_actual(self.plane.backend_mut()).unwrap();
+                let mut v: Vec<String> = a
+                    .services
+                    .iter()
+                    .map(|(s, d)| {
+                        format!(
+                            "{:?} {:?}",
+                            s.service,
+                            d.iter().map(|d| &d.dest).collect::<Vec<_>>()
+                        )
+                    })
+                    .collect();
+                v.sort();
+                v
+            }
+            fn ops(&self) -> (u64, u64) {
+                let st = self.plane.status();
+                (
+                    st["ops_applied"].as_u64().unwrap(),
+                    st["partial_updates"].as_u64().unwrap(),
+                )
+            }
+        }
+        let t0 = Instant::now();
+        let side = |l: lvs_config::Loaded| {
+            let engine = Engine::new(engine_config(&l.config), 1, t0);
+            let plane = Plane::with_backend(Box::new(lvs_ipvs::model::Ipvs::default()));
+            let mut s = Side {
+                loaded: l,
+                engine,
+                plane,
+            };
+            s.pump();
+            s
+        };
+        let mut a = side(load(&text));
+        let mut b = side(load(&text));
+        assert_eq!(a.table().len(), 31);
+        let edits: &[(&str, &str)] = &[
+            (
+                "real_server 10.0.12.2 80 {\n    weight 2",
+                "real_server 10.0.12.2 80 {\n    weight 9",
+            ),
+            (
+                "virtual_server 192.0.2.5 80 {\n  lb_algo rr",
+                "virtual_server 192.0.2.5 80 {\n  lb_algo wlc",
+            ),
+            ("real_server 10.0.3.1 80", "real_server 10.0.3.7 80"),
+            (
+                "virtual_server 192.0.2.9 80",
+                "virtual_server 192.0.2.99 81",
+            ),
+            ("persistence_timeout 320", "persistence_timeout 20"),
+            (
+                "real_server 10.0.7.1 80 {\n    weight 1",
+                "real_server 10.0.7.1 80 {\n    weight 0",
+            ),
+            ("real_server 10.7.0.1 80", "real_server 10.7.0.2 80"),
+            // Two virtual servers far apart, in one reload.
+            (
+                "real_server 10.0.1.1 80 {\n    weight 1",
+                "real_server 10.0.1.1 80 {\n    weight 5",
+            ),
+        ];
+        for (n, (from, to)) in edits.iter().enumerate() {
+            let mut new = text.replacen(from, to, 1);
+            assert_ne!(new, text, "edit {n}");
+            if n == 7 {
+                new = new.replacen(
+                    "real_server 10.0.28.3 80 {\n    weight 3",
+                    "real_server 10.0.28.3 80 {\n    weight 4",
+                    1,
+                );
+            }
+            let Reload::Partial(p) = lvs_config::reload(&a.loaded, &fs(&new)).unwrap() else {
+                panic!("edit {n}: not a partial reload");
+            };
+            assert!(!p.has_errors());
+            // What Daemon::apply_some does.
+            let changes = a.loaded.apply(p);
+            let positions: Vec<usize> = changes.iter().flat_map(|c| c.new.clone()).collect();
+            let conf = &a.loaded.config;
+            assert!(a.engine.reconfigure_some(
+                t0,
+                positions
+                    .iter()
+                    .map(|&i| (
+                        i,
+                        super::checkers::engine_vs(&conf.virtual_servers[i], conf)
+                    ))
+                    .collect()
+            ));
+            a.plane.reconfigure_some(conf, &positions);
+            // The full path.
+            b.loaded = load(&new);
+            b.engine.reconfigure(t0, engine_config(&b.loaded.config));
+            b.plane.reconfigure();
+            let (oa, pa) = a.ops();
+            let (ob, _) = b.ops();
+            a.pump();
+            b.pump();
+            assert_eq!(a.loaded, b.loaded, "edit {n}");
+            assert_eq!(a.table(), b.table(), "edit {n}");
+            let (oa2, pa2) = a.ops();
+            let (ob2, _) = b.ops();
+            assert_eq!(oa2 - oa, ob2 - ob, "edit {n}: operations");
+            assert!(oa2 > oa, "edit {n}: something was applied");
+            assert_eq!(pa2, pa + 1, "edit {n}: a partial update");
+            text = new;
+        }
+        // A checker's weight: one service diffed, the same table as the full path.
+        let vs = super::checkers::vs_key(&a.loaded.config.virtual_servers[3]);
+        let dest: std::net::SocketAddr = "10.0.3.2:80".parse().unwrap();
+        let (_, pa) = a.ops();
+        a.plane.set_weight(&vs, dest, Some(42));
+        a.plane.flush(&a.loaded.config);
+        b.plane.set_weight(&vs, dest, Some(42));
+        b.plane.reconfigure();
+        b.plane.flush(&b.loaded.config);
+        assert_eq!(a.table(), b.table());
+        assert!(a.table().iter().any(|l| l.contains("weight: 42")));
+        assert_eq!(a.ops().1, pa + 1);
+    }
+
     /// Drives the engine's weights into the in-process IPVS model through the same plane code
     /// the kernel uses, and reads the result back from the backend.
     #[test]
@@ -1666,7 +2144,7 @@ virtual_server 192.0.2.1 80 {
         let loaded = lvs_config::parse_str("t.conf", CONF);
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
         let model = lvs_ipvs::model::Ipvs::default();
-        let mut plane = Plane::with_backend(&loaded.config, Box::new(model));
+        let mut plane = Plane::with_backend(Box::new(model));
         let t0 = Instant::now();
         let mut e = Engine::new(engine_config(&loaded.config), 1, t0);
         let mut runs = Vec::new();
@@ -1683,7 +2161,7 @@ virtual_server 192.0.2.1 80 {
                         _ => {}
                     }
                 }
-                plane.flush();
+                plane.flush(&loaded.config);
             };
         pump(&mut e, &mut plane, &mut runs);
         let key = ServiceKey::Addr {
