@@ -134,6 +134,55 @@ struct Phys<'t> {
     line: u32,
 }
 
+/// The physical lines of a text (`body.split('\n')`, each without its
+/// final `\r`), numbered from 1; the fast path reads lines in place and
+/// moves the cursor on itself ([`PhysLines::advance_to`]).
+#[derive(Clone)]
+struct PhysLines<'t> {
+    body: &'t str,
+    /// Where the next line starts.
+    pos: usize,
+    /// Number of the last line returned (0 before the first).
+    line: u32,
+    done: bool,
+}
+
+impl<'t> PhysLines<'t> {
+    fn peek(&self) -> Option<Phys<'t>> {
+        self.clone().next()
+    }
+
+    /// The line at `pos` was read up to `end`: its `\n` or the end of the text.
+    fn advance_to(&mut self, end: usize) {
+        self.line += 1;
+        if end >= self.body.len() {
+            self.done = true;
+        } else {
+            self.pos = end + 1;
+        }
+    }
+}
+
+impl<'t> Iterator for PhysLines<'t> {
+    type Item = Phys<'t>;
+
+    fn next(&mut self) -> Option<Phys<'t>> {
+        if self.done {
+            return None;
+        }
+        let rest = self.body.get(self.pos..).unwrap_or_default();
+        let (l, end) = match rest.find('\n') {
+            Some(k) => (&rest[..k], self.pos + k),
+            None => (rest, self.body.len()),
+        };
+        self.advance_to(end);
+        Some(Phys {
+            text: l.strip_suffix('\r').unwrap_or(l),
+            line: self.line,
+        })
+    }
+}
+
 pub(crate) struct Reader<'a> {
     src: &'a dyn Source,
     /// The load's arena: file texts read here, rewritten words, script rests.
@@ -319,41 +368,40 @@ impl<'a> Reader<'a> {
         // Physical lines, read lazily (no list of them is kept). A final
         // newline (or a final lone `\r`) ends the last line; it does not
         // start an empty one.
-        let body: &str = match text.rfind('\n') {
+        let body: &'a str = match text.rfind('\n') {
             Some(pos) if matches!(&text[pos + 1..], "" | "\r") => &text[..pos],
             None if matches!(text, "" | "\r") => "",
             _ => text,
         };
-        let no_lines = matches!(text, "" | "\r");
-        let mut phys = body
-            .split('\n')
-            .enumerate()
-            .filter(|_| !no_lines)
-            .map(|(i, l)| Phys {
-                text: l.strip_suffix('\r').unwrap_or(l),
-                line: i as u32 + 1,
-            })
-            .peekable();
+        let mut phys = PhysLines {
+            body,
+            pos: 0,
+            line: 0,
+            done: matches!(text, "" | "\r"),
+        };
         // The lists grow with the text: reserving up front saves copying
         // them as they grow (typical configs have ~20 bytes per line and
         // ~13 per word).
         self.lines.reserve(bytes.len() / 20);
         self.arena.reserve(bytes.len() / 12);
-        while let Some(cur) = phys.next() {
+        #[cfg(test)]
+        let slow_only = self.slow_only;
+        #[cfg(not(test))]
+        let slow_only = false;
+        loop {
             // Fast path: a line of plain ASCII words and braces (nothing the
-            // steps below would change) goes straight to the byte tokenizer.
-            #[cfg(test)]
-            let slow_only = self.slow_only;
-            #[cfg(not(test))]
-            let slow_only = false;
-            if !slow_only {
-                if self.lines.len() < MAX_TOTAL_LINES {
-                    if self.tokenize_plain(file, cur.line, cur.text) {
-                        continue;
-                    }
-                } else if plain_line(cur.text) {
+            // steps below would change) is split in place, in one pass.
+            if !slow_only && !phys.done && self.lines.len() < MAX_TOTAL_LINES {
+                if let Some(end) = self.tokenize_plain(file, phys.line + 1, body, phys.pos) {
+                    phys.advance_to(end);
                     continue;
                 }
+            }
+            let Some(cur) = phys.next() else {
+                break;
+            };
+            if !slow_only && self.lines.len() >= MAX_TOTAL_LINES && plain_line(cur.text) {
+                continue;
             }
             let lineno = cur.line;
             let stripped = strip_comment(cur.text);
@@ -1047,33 +1095,47 @@ impl<'a> Reader<'a> {
         self.char_buf = cur;
     }
 
-    /// The fast path: [`Self::tokenize`] for a physical line that
-    /// [`plain_line`] accepts (ASCII only, no quote, escape, comment, `$`,
-    /// `@` or `~`, not an `include…` or `//` line), checked while it is
-    /// split: returns false, having added nothing, for any other line.
+    /// The fast path: [`Self::tokenize`] for the physical line starting at
+    /// `body[start..]` if [`plain_line`] accepts it (ASCII only, no quote,
+    /// escape, comment, `$`, `@` or `~`, not an `include…` or `//` line),
+    /// checked while it is split: Some(where the line ends: its `\n` or the
+    /// end of `body`), or None, having added nothing, for any other line.
     /// Produces exactly what the general path produces for it (the column
-    /// of a byte is its offset + 1: every byte is one character).
-    fn tokenize_plain(&mut self, file: u32, lineno: u32, text: &'a str) -> bool {
-        let b = text.as_bytes();
+    /// of a byte is its offset in the line + 1: every byte is one
+    /// character; a final `\r` is white space like any other).
+    fn tokenize_plain(
+        &mut self,
+        file: u32,
+        lineno: u32,
+        body: &'a str,
+        start: usize,
+    ) -> Option<usize> {
+        let b = body.as_bytes();
         let (lines0, words0, rests0) = (self.lines.len(), self.arena.len(), self.rests.len());
+        let rollback = |this: &mut Self| {
+            this.lines.truncate(lines0);
+            this.arena.truncate(words0);
+            this.rests.truncate(rests0);
+            None
+        };
         // Start (in the word list) of the current logical line's words, and
-        // the end (in `text`) of its first word.
+        // the end (in `body`) of its first word.
         let mut seg = words0;
         let mut first_end = 0usize;
         let mut first = true;
-        let mut i = 0usize;
+        let mut i = start;
         while i < b.len() {
             match CLASS[b[i] as usize] {
                 SPACE => i += 1,
                 BRACE => {
                     first = false;
-                    self.flush_plain(seg, text, first_end, i, file, lineno);
+                    self.flush_plain(seg, body, first_end, i, file, lineno);
                     self.lines.push(Line {
                         start: self.arena.len() as u32,
                         len: 0,
                         file,
                         line: lineno,
-                        col: i as u32 + 1,
+                        col: (i - start) as u32 + 1,
                         brace: b[i],
                         has_rest: false,
                     });
@@ -1081,43 +1143,36 @@ impl<'a> Reader<'a> {
                     i += 1;
                 }
                 WORD => {
-                    let start = i;
+                    let w = i;
                     if first {
                         first = false;
                         let t = &b[i..];
                         if t.starts_with(b"include") || t.starts_with(b"//") {
-                            return false;
+                            return None;
                         }
                     }
                     while i < b.len() && CLASS[b[i] as usize] == WORD {
                         i += 1;
                     }
                     if i < b.len() && CLASS[b[i] as usize] == OTHER {
-                        self.lines.truncate(lines0);
-                        self.arena.truncate(words0);
-                        self.rests.truncate(rests0);
-                        return false;
+                        return rollback(self);
                     }
                     if self.arena.len() == seg {
                         first_end = i;
                     }
                     self.arena.push(Word {
                         // A slice of the file text: nothing is copied.
-                        text: Text::borrowed(&text[start..i]),
-                        col: start as u32 + 1,
+                        text: Text::borrowed(&body[w..i]),
+                        col: (w - start) as u32 + 1,
                         quoted: false,
                     });
                 }
-                _ => {
-                    self.lines.truncate(lines0);
-                    self.arena.truncate(words0);
-                    self.rests.truncate(rests0);
-                    return false;
-                }
+                NEWLINE => break,
+                _ => return rollback(self),
             }
         }
-        self.flush_plain(seg, text, first_end, b.len(), file, lineno);
-        true
+        self.flush_plain(seg, body, first_end, i, file, lineno);
+        Some(i)
     }
 
     /// End the fast path's logical line whose words are `arena[seg..]`
@@ -1219,14 +1274,17 @@ const fn is_ascii_space(b: u8) -> bool {
 }
 
 /// Byte classes of the fast path ([`Reader::tokenize_plain`]): white space
-/// of [`is_space`], an unquoted brace, a byte of a plain word, or a byte
-/// only the general path handles (not in [`PLAIN`]).
+/// of [`is_space`], an unquoted brace, a byte of a plain word, a byte only
+/// the general path handles (not in [`PLAIN`]), or the end of the line.
 const SPACE: u8 = 0;
 const BRACE: u8 = 1;
 const WORD: u8 = 2;
 const OTHER: u8 = 3;
+/// The end of the physical line.
+const NEWLINE: u8 = 4;
 const CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
+    t[b'\n' as usize] = NEWLINE;
     let mut c = 0;
     while c < 256 {
         if PLAIN[c] {
