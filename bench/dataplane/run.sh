@@ -65,11 +65,38 @@ rx() { ns $1 cat /sys/class/net/eth0/statistics/rx_packets; }
 cpu_j() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
 # Percentage of CPU $1 busy between two cpu_j samples.
 busy_pct() { echo "$2 $3" | { read -r b0 t0 b1 t1; echo $(( 100 * (b1 - b0) / (t1 - t0 > 0 ? t1 - t0 : 1) )); }; }
-# wrk_cps with the director CPU's busy share: prints "CPS BUSY%".
+# CPU ticks (utime + stime, all threads) of process $1 and its direct children (nginx: master and
+# worker). Unlike the CPU's busy share this stays meaningful when other work shares the CPU.
+proc_ticks() {
+  local t=0 q s
+  for q in "$1" $(pgrep -P "$1"); do
+    s=$(cat "/proc/$q/stat" 2>/dev/null) || continue
+    s=${s##*) }; set -- $s; t=$((t + ${12} + ${13}))
+  done
+  echo $t
+}
+HZ=$(getconf CLK_TCK)
+# wrk_cps with the director CPU's busy share and the director process's own CPU (PID $2) over the
+# same window: prints "CPS BUSY% PROC%" (PROC% = CPU time of the process / wall time).
+# With perf installed (PERF=0 turns it off), also the share of the director's CPU spent in
+# process_backlog: on veth the *receiver's* stack (bridge, the real server's or the client's TCP
+# receive) runs in the sender's softirq, so the kernel charges every director for delivering what it
+# sends. Prints a fourth field, DELIVERY% (or "-").
+PERF=${PERF:-$(command -v perf >/dev/null && echo 1 || echo 0)}
 wrk_cps_busy() {
-  local s0 s1 cps
-  s0=$(cpu_j "$DCPU"); cps=$(wrk_cps "$1"); s1=$(cpu_j "$DCPU")
-  echo "$cps $(busy_pct x "$s0" "$s1")"
+  local s0 s1 cps p0 p1 t0 t1 pp="" del=-
+  if [ "$PERF" = 1 ]; then
+    perf record -q -g -p "$(echo "$2" $(pgrep -P "$2") | tr ' ' ,)" -o "$W/d.perf" -- sleep $((SECS > 2 ? SECS - 1 : 1)) >/dev/null 2>&1 & pp=$!
+  fi
+  s0=$(cpu_j "$DCPU"); p0=$(proc_ticks "$2"); t0=$(date +%s%N)
+  cps=$(wrk_cps "$1")
+  s1=$(cpu_j "$DCPU"); p1=$(proc_ticks "$2"); t1=$(date +%s%N)
+  if [ -n "$pp" ]; then
+    wait "$pp" || true
+    del=$(perf report -i "$W/d.perf" --children --sort sym -g none --stdio 2>/dev/null |
+      awk '$NF == "process_backlog" && !f { sub(/%/, "", $1); d = int($1 + 0.5); f = 1 } END { print d + 0 }') || del=-
+  fi
+  echo "$cps $(busy_pct x "$s0" "$s1") $(( (p1 - p0) * 100000000000 / HZ / (t1 - t0) )) $del"
 }
 
 echo "== built-in data plane (lvs-fwd, LVS-DR, rr, $WORKERS worker(s), CPU $DCPU)"
@@ -79,8 +106,8 @@ coproc FWDP { exec ip netns exec $T-d taskset -c $DCPU "$FWD" --iface eth0 --wor
 PIDS+=($FWDP_PID)
 read -r ready <&"${FWDP[0]}"; [ "$ready" = ready ]
 ns c curl -sf -o /dev/null http://10.0.0.49/
-read -r BUILTIN_CPS BUILTIN_BUSY < <(wrk_cps_busy http://10.0.0.49/)
-echo "new connections/s: $BUILTIN_CPS (director CPU $DCPU busy $BUILTIN_BUSY %)"
+read -r BUILTIN_CPS BUILTIN_BUSY BUILTIN_PROC BUILTIN_DEL < <(wrk_cps_busy http://10.0.0.49/ "$FWDP_PID")
+echo "new connections/s: $BUILTIN_CPS (director CPU $DCPU busy $BUILTIN_BUSY %, lvs-fwd process $BUILTIN_PROC % of a core, $BUILTIN_DEL % of it delivering to the receivers)"
 a=$(( $(rx r1) + $(rx r2) ))
 G=$(ns c taskset -c $GCPU "$GEN" 10.0.0.49:9000 "$SECS" 64 18)
 b=$(( $(rx r1) + $(rx r2) ))
@@ -110,8 +137,8 @@ backend b
 EOC
 ip netns exec $T-d taskset -c $DCPU haproxy -f "$W/haproxy.cfg" -db & HP=$!; PIDS+=($HP)
 sleep 1
-read -r HAPROXY_CPS HAPROXY_BUSY < <(wrk_cps_busy http://10.0.0.1:8080/)
-echo "new connections/s: $HAPROXY_CPS (director CPU $DCPU busy $HAPROXY_BUSY %)"
+read -r HAPROXY_CPS HAPROXY_BUSY HAPROXY_PROC HAPROXY_DEL < <(wrk_cps_busy http://10.0.0.1:8080/ "$HP")
+echo "new connections/s: $HAPROXY_CPS (director CPU $DCPU busy $HAPROXY_BUSY %, haproxy process $HAPROXY_PROC % of a core, $HAPROXY_DEL % of it delivering to the receivers)"
 kill $HP; wait $HP 2>/dev/null || true
 
 echo "== nginx stream (1 worker, CPU $DCPU)"
@@ -128,8 +155,8 @@ stream {
 EOC
 ip netns exec $T-d taskset -c $DCPU nginx -c "$W/lb.conf" & NP=$!; PIDS+=($NP)
 sleep 1
-read -r NGINX_CPS NGINX_BUSY < <(wrk_cps_busy http://10.0.0.1:8081/)
-echo "new connections/s: $NGINX_CPS (director CPU $DCPU busy $NGINX_BUSY %)"
+read -r NGINX_CPS NGINX_BUSY NGINX_PROC NGINX_DEL < <(wrk_cps_busy http://10.0.0.1:8081/ "$NP")
+echo "new connections/s: $NGINX_CPS (director CPU $DCPU busy $NGINX_BUSY %, nginx processes $NGINX_PROC % of a core, $NGINX_DEL % of it delivering to the receivers)"
 a=$(( $(rx r1) + $(rx r2) ))
 G=$(ns c taskset -c $GCPU "$GEN" 10.0.0.1:9001 "$SECS" 64 18)
 b=$(( $(rx r1) + $(rx r2) ))
@@ -140,10 +167,18 @@ kill $NP; wait $NP 2>/dev/null || true
 
 echo
 # Connections per second of a fully busy director CPU: what the director could take if the load
-# generator and the servers (on the other CPU) were not the limit.
+# generator and the servers (on the other CPU) were not the limit. Two estimates: from the CPU's
+# busy share (softirq included, but polluted by anything else on that CPU), and from the director
+# process's own CPU time (robust to other load; the receive side of veth runs in the sender's
+# softirq for every director alike, so it is not counted for any of them).
 per_core() { [ "$2" -gt 0 ] && echo $(( $1 * 100 / $2 )) || echo n/a; }
-echo "| director | new conn/s (wrk, Connection: close) | director CPU busy | conn/s per busy director core | UDP 18 B pkts/s delivered |"
-echo "|---|---|---|---|---|"
-echo "| lvsd built-in (LVS-DR, AF_PACKET, $WORKERS worker) | $BUILTIN_CPS | $BUILTIN_BUSY % | $(per_core "$BUILTIN_CPS" "$BUILTIN_BUSY") | $BUILTIN_PPS |"
-echo "| haproxy mode tcp (1 thread) | $HAPROXY_CPS | $HAPROXY_BUSY % | $(per_core "$HAPROXY_CPS" "$HAPROXY_BUSY") | n/a |"
-echo "| nginx stream (1 worker) | $NGINX_CPS | $NGINX_BUSY % | $(per_core "$NGINX_CPS" "$NGINX_BUSY") | $NGINX_PPS |"
+# Connections per second of one core of the director's own work: process CPU minus the delivery
+# share (needs perf; "n/a" without it).
+own_core() { [ "$3" != - ] && [ "$2" -gt 0 ] && [ "$3" -lt 100 ] && echo $(( $1 * 10000 / ($2 * (100 - $3)) )) || echo n/a; }
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| director | new conn/s (wrk, Connection: close) | director CPU busy | conn/s per busy director core | director process CPU | of it delivering to receivers | conn/s per core of process CPU | conn/s per core of own work | UDP 18 B pkts/s delivered |"
+echo "|---|---|---|---|---|---|---|---|---|"
+row() { echo "| $1 | $2 | $3 % | $(per_core "$2" "$3") | $4 % | $5 % | $(per_core "$2" "$4") | $(own_core "$2" "$4" "$5") | $6 |"; }
+row "lvsd built-in (LVS-DR, AF_PACKET, $WORKERS worker)" "$BUILTIN_CPS" "$BUILTIN_BUSY" "$BUILTIN_PROC" "$BUILTIN_DEL" "$BUILTIN_PPS"
+row "haproxy mode tcp (1 thread)" "$HAPROXY_CPS" "$HAPROXY_BUSY" "$HAPROXY_PROC" "$HAPROXY_DEL" n/a
+row "nginx stream (1 worker)" "$NGINX_CPS" "$NGINX_BUSY" "$NGINX_PROC" "$NGINX_DEL" "$NGINX_PPS"
