@@ -266,6 +266,15 @@ pub struct GlobalDefs {
     pub vrrp_notify_fifo: Option<String>,
     /// `lvs_notify_fifo`.
     pub lvs_notify_fifo: Option<String>,
+    /// Owner of the `notify_fifo` FIFO when lvsd creates it (`notify_fifo PATH USER [GROUP]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_fifo_owner: Option<ScriptUser>,
+    /// Owner of the `vrrp_notify_fifo` FIFO when lvsd creates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrrp_notify_fifo_owner: Option<ScriptUser>,
+    /// Owner of the `lvs_notify_fifo` FIFO when lvsd creates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lvs_notify_fifo_owner: Option<ScriptUser>,
     /// Other known `global_defs` keywords lvsd does not model, as written.
     pub other: Vec<RawBlock>,
     /// Where the block starts (default span if absent).
@@ -317,6 +326,9 @@ impl Default for GlobalDefs {
             notify_fifo: None,
             vrrp_notify_fifo: None,
             lvs_notify_fifo: None,
+            notify_fifo_owner: None,
+            vrrp_notify_fifo_owner: None,
+            lvs_notify_fifo_owner: None,
             other: Vec::new(),
             span: Span::default(),
         }

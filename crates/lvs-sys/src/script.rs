@@ -171,6 +171,12 @@ pub fn check_script_secure(prog: &Path, run_as: RunAs) -> Result<PathBuf, String
 /// Create the FIFO at `path` (mode 0600) unless a FIFO is already there.
 /// Anything else at that path is an error.
 pub fn ensure_fifo(path: &Path) -> io::Result<()> {
+    ensure_fifo_owned(path, None)
+}
+
+/// [`ensure_fifo`], and a FIFO created here is given to `owner` (`notify_fifo PATH USER
+/// [GROUP]`; keepalived chowns the FIFO it creates, never one that was already there).
+pub fn ensure_fifo_owned(path: &Path, owner: Option<RunAs>) -> io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_fifo() => return Ok(()),
         Ok(_) => {
@@ -190,6 +196,13 @@ pub fn ensure_fifo(path: &Path) -> io::Result<()> {
         if e.raw_os_error() != Some(libc::EEXIST) {
             return Err(e);
         }
+        return Ok(());
+    }
+    if let Some(o) = owner {
+        std::os::unix::fs::lchown(path, Some(o.uid), Some(o.gid)).inspect_err(|_| {
+            // Not left behind with the wrong owner.
+            let _ = std::fs::remove_file(path);
+        })?;
     }
     Ok(())
 }
@@ -199,7 +212,12 @@ pub fn ensure_fifo(path: &Path) -> io::Result<()> {
 /// non-blocking (a full FIFO, i.e. a reader that stopped reading, loses
 /// lines instead of stalling VRRP). Never follows a symlink.
 pub fn open_fifo(path: &Path) -> io::Result<File> {
-    ensure_fifo(path)?;
+    open_fifo_owned(path, None)
+}
+
+/// [`open_fifo`], a FIFO created here owned by `owner` ([`ensure_fifo_owned`]).
+pub fn open_fifo_owned(path: &Path, owner: Option<RunAs>) -> io::Result<File> {
+    ensure_fifo_owned(path, owner)?;
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -388,6 +406,34 @@ mod tests {
         assert!(e.contains("not executable"), "{e}");
         let e = check_script_secure(&d.join("absent"), RunAs::ROOT).unwrap_err();
         assert!(e.contains("cannot be used"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// `notify_fifo PATH USER GROUP`: the FIFO lvsd creates belongs to USER:GROUP; one that
+    /// already existed keeps its owner. Needs root (skips otherwise).
+    #[test]
+    fn created_fifo_gets_the_configured_owner() {
+        if current_uid() != 0 {
+            eprintln!("skipping: needs root");
+            return;
+        }
+        use std::os::unix::fs::MetadataExt;
+        let d = tmpdir("fifo-owner");
+        let p = d.join("notify.fifo");
+        let owner = RunAs {
+            uid: 65534,
+            gid: 65533,
+        };
+        let _f = open_fifo_owned(&p, Some(owner)).unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        assert!(m.file_type().is_fifo());
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (65534, 65533, 0o600));
+        // Already there: left as it is.
+        let q = d.join("existing.fifo");
+        ensure_fifo(&q).unwrap();
+        ensure_fifo_owned(&q, Some(owner)).unwrap();
+        let m = std::fs::metadata(&q).unwrap();
+        assert_eq!((m.uid(), m.gid()), (0, 0));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

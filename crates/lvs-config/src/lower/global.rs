@@ -250,13 +250,36 @@ impl Lower<'_, '_> {
                     g.dynamic_interfaces = true;
                 }
                 "checker_log_all_failures" => g.checker_log_all_failures = self.flag(n),
-                "notify_fifo" => g.notify_fifo = self.arg1(n).map(str::to_string),
-                "vrrp_notify_fifo" => g.vrrp_notify_fifo = self.arg1(n).map(str::to_string),
-                "lvs_notify_fifo" => g.lvs_notify_fifo = self.arg1(n).map(str::to_string),
+                "notify_fifo" => (g.notify_fifo, g.notify_fifo_owner) = self.fifo(n),
+                "vrrp_notify_fifo" => (g.vrrp_notify_fifo, g.vrrp_notify_fifo_owner) = self.fifo(n),
+                "lvs_notify_fifo" => (g.lvs_notify_fifo, g.lvs_notify_fifo_owner) = self.fifo(n),
                 kw if GLOBAL_OTHER.contains(&kw) => g.other.push(raw_block(n)),
                 _ => self.unknown(n, "global_defs"),
             }
         }
+    }
+
+    /// `*notify_fifo PATH [USER [GROUP]]` (also `USER:GROUP`): the path and the owner the
+    /// FIFO gets when lvsd creates it.
+    fn fifo(&mut self, n: &Node<'_>) -> (Option<String>, Option<ScriptUser>) {
+        let path = self.arg1(n).map(str::to_string);
+        let owner = n.arg(1).map(|u| match u.split_once(':') {
+            Some((u, g)) => ScriptUser {
+                user: u.to_string(),
+                group: Some(g.to_string()).filter(|g| !g.is_empty()),
+            },
+            None => ScriptUser {
+                user: u.to_string(),
+                group: n.arg(2).map(str::to_string),
+            },
+        });
+        let max = if n.arg(1).is_some_and(|u| u.contains(':')) {
+            2
+        } else {
+            3
+        };
+        self.extra(n, max);
+        (path, owner)
     }
 
     fn lvs_timeouts(&mut self, n: &Node<'_>) -> Option<LvsTimeouts> {
@@ -489,5 +512,39 @@ impl Lower<'_, '_> {
             }
         }
         Some(g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::ScriptUser;
+
+    #[test]
+    fn notify_fifo_owner_and_group() {
+        let l = crate::parse_str(
+            "k.conf",
+            "global_defs {\n  notify_fifo /run/n.fifo nobody nogroup\n  \
+             vrrp_notify_fifo /run/v.fifo daemon:adm\n  lvs_notify_fifo /run/l.fifo\n}\n",
+        );
+        assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+        let g = &l.config.global_defs;
+        let owner = |u: &str, g: Option<&str>| {
+            Some(ScriptUser {
+                user: u.into(),
+                group: g.map(str::to_string),
+            })
+        };
+        assert_eq!(g.notify_fifo.as_deref(), Some("/run/n.fifo"));
+        assert_eq!(g.notify_fifo_owner, owner("nobody", Some("nogroup")));
+        assert_eq!(g.vrrp_notify_fifo.as_deref(), Some("/run/v.fifo"));
+        assert_eq!(g.vrrp_notify_fifo_owner, owner("daemon", Some("adm")));
+        assert_eq!(g.lvs_notify_fifo.as_deref(), Some("/run/l.fifo"));
+        assert_eq!(g.lvs_notify_fifo_owner, None);
+        let l = crate::parse_str("k.conf", "global_defs {\n  notify_fifo /f u g extra\n}\n");
+        assert_eq!(l.diagnostics.len(), 1, "{:?}", l.diagnostics);
+        assert_eq!(
+            l.config.global_defs.notify_fifo_owner,
+            owner("u", Some("g"))
+        );
     }
 }

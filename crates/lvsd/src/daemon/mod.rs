@@ -630,9 +630,10 @@ impl Daemon {
                 Ok(format!("reloaded {}", self.opts.config.display()))
             }
         };
-        if res.is_ok() {
+        if let (Ok(_), Some(v)) = (&res, &mut self.vrrp) {
             // The VRRP part, unless the driver already runs it (daemon/vrrp.rs).
-            self.reload_vrrp();
+            let sig = vrrp_signature(&self.loaded.config);
+            v.pending = vrrp::reload_if_changed(&v.handle, &self.loaded, sig);
         }
         sd_notify("READY=1");
         res

@@ -169,22 +169,23 @@ impl VrrpHandle {
     }
 }
 
-impl super::Daemon {
-    /// The VRRP part of a reload: the configuration now loaded goes to the driver unless it
-    /// already runs it (applied in place, states kept). The driver records the signature only
-    /// if it accepts the configuration, so a refused one is sent again by the next reload, even
-    /// one whose text did not change; its answer waits in `pending` for the control socket.
-    pub(super) fn reload_vrrp(&mut self) {
-        let Some(v) = &mut self.vrrp else { return };
-        v.pending = None;
-        let sig = super::vrrp_signature(&self.loaded.config);
-        if sig != v.handle.applied_signature() {
-            v.pending = v.handle.reload(self.loaded.clone(), sig);
-            if v.pending.is_none() {
-                warn!("VRRP driver not running: VRRP settings not reloaded");
-            }
-        }
+/// The VRRP part of a reload: the configuration now loaded (whose VRRP part has `signature`)
+/// goes to the driver unless it already runs it (applied in place, states kept). The driver
+/// records the signature only if it accepts the configuration, so a refused one is sent again
+/// by the next reload, even one whose text did not change. Returns the driver's pending answer.
+pub(crate) fn reload_if_changed(
+    handle: &VrrpHandle,
+    loaded: &Loaded,
+    signature: String,
+) -> Option<ReloadOutcome> {
+    if signature == handle.applied_signature() {
+        return None;
     }
+    let r = handle.reload(loaded.clone(), signature);
+    if r.is_none() {
+        warn!("VRRP driver not running: VRRP settings not reloaded");
+    }
+    r
 }
 
 /// Map keepalived.conf onto the engine's configuration. Interface primary
@@ -616,21 +617,26 @@ struct Fifos {
 /// The FIFOs of a configuration and their scripts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct FifoCfg {
-    paths: Vec<PathBuf>,
+    /// Each FIFO with the owner it gets when lvsd creates it.
+    paths: Vec<(PathBuf, Option<lvs_config::ScriptUser>)>,
     scripts: Vec<(Prepared, PathBuf)>,
 }
 
 fn fifo_cfg(cfg: &Config, pol: &ScriptPolicy) -> FifoCfg {
     let g = &cfg.global_defs;
     let mut out = FifoCfg::default();
-    for (path, script_kw) in [
-        (&g.notify_fifo, "notify_fifo_script"),
-        (&g.vrrp_notify_fifo, "vrrp_notify_fifo_script"),
+    for (path, owner, script_kw) in [
+        (&g.notify_fifo, &g.notify_fifo_owner, "notify_fifo_script"),
+        (
+            &g.vrrp_notify_fifo,
+            &g.vrrp_notify_fifo_owner,
+            "vrrp_notify_fifo_script",
+        ),
     ] {
         let Some(p) = path else { continue };
         let p = PathBuf::from(p);
-        if !out.paths.contains(&p) {
-            out.paths.push(p.clone());
+        if !out.paths.iter().any(|(q, _)| *q == p) {
+            out.paths.push((p.clone(), owner.clone()));
         }
         // `*_fifo_script "CMD ARGS" [user [group]]` (kept as written by lvs-config).
         if let Some(b) = g.other.iter().find(|b| b.keyword == script_kw) {
@@ -663,8 +669,16 @@ fn fifo_cfg(cfg: &Config, pol: &ScriptPolicy) -> FifoCfg {
 impl Fifos {
     fn open(cfg: &FifoCfg) -> Self {
         let mut f = Fifos::default();
-        for p in &cfg.paths {
-            match script::open_fifo(p) {
+        for (p, owner) in &cfg.paths {
+            // `notify_fifo PATH USER [GROUP]`: a FIFO created here gets that owner.
+            let owner = owner.as_ref().and_then(|o| {
+                script::resolve(&o.user, o.group.as_deref())
+                    .inspect_err(|e| {
+                        error!(fifo = %p.display(), error = %e, "notify FIFO owner: created as root")
+                    })
+                    .ok()
+            });
+            match script::open_fifo_owned(p, owner) {
                 Ok(file) => f.open.push((p.clone(), file)),
                 Err(e) => error!(fifo = %p.display(), error = %e, "cannot open notify FIFO"),
             }
@@ -1711,15 +1725,22 @@ mod tests {
         let l = lvs_config::parse_str(
             "t.conf",
             &format!(
-                "global_defs {{\n notify_fifo /run/n.fifo\n vrrp_notify_fifo /run/v.fifo\n vrrp_notify_fifo_script \"{} -u\" nobody\n}}\n",
+                "global_defs {{\n notify_fifo /run/n.fifo nobody nogroup\n vrrp_notify_fifo /run/v.fifo\n vrrp_notify_fifo_script \"{} -u\" nobody\n}}\n",
                 cat.display()
             ),
         );
         let pol = ScriptPolicy::new(&l);
         let f = fifo_cfg(&l.config, &pol);
+        let nobody = lvs_config::ScriptUser {
+            user: "nobody".into(),
+            group: Some("nogroup".into()),
+        };
         assert_eq!(
             f.paths,
-            vec![PathBuf::from("/run/n.fifo"), PathBuf::from("/run/v.fifo")]
+            vec![
+                (PathBuf::from("/run/n.fifo"), Some(nobody)),
+                (PathBuf::from("/run/v.fifo"), None)
+            ]
         );
         assert_eq!(f.scripts.len(), 1, "{:?}", l.config.global_defs.other);
         let (p, path) = &f.scripts[0];
