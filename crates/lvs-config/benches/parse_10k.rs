@@ -4,6 +4,9 @@
 //! Run: `cargo bench -p lvs-config --bench parse_10k` — prints the size of
 //! the input, min/median wall time over 10 runs and the process's peak RSS
 //! (VmHWM). Goal: under 200 ms and under 100 MB.
+//!
+//! Then, apart (after the peak RSS is read), the time of lint f
+//! (`lvsd check -f A -f B`) on two such configurations.
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +86,13 @@ fn main() {
     let cpu = (cpu_time() - cpu0) / runs as u32;
     times.sort();
     let rss = peak_rss_kib().unwrap_or(0);
+    // Lint f on a pair of such configurations (both loaded: not part of the
+    // parse figures above).
+    let a = lvs_config::parse_str("a.conf", &text);
+    let b = lvs_config::parse_str("b.conf", &text);
+    let t = Instant::now();
+    let pair = lvs_config::lint::cross_check(&[&a, &b]);
+    let dt_pair = t.elapsed();
     println!(
         "parse_10k: input {:.1} MB, {} lines; parse+lower min {:.1} ms, median {:.1} ms over {runs} runs (CPU time {:.0} ms per run); peak RSS {:.1} MB (before parsing {:.1} MB)",
         text.len() as f64 / 1e6,
@@ -92,5 +102,10 @@ fn main() {
         cpu.as_secs_f64() * 1e3,
         rss as f64 / 1024.0,
         rss_before as f64 / 1024.0
+    );
+    println!(
+        "parse_10k: cross-check (lint f) of two such configurations: {:.1} ms, {} findings",
+        dt_pair.as_secs_f64() * 1e3,
+        pair.len()
     );
 }

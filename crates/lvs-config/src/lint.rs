@@ -8,7 +8,7 @@
 //!   untracked `vrrp_script`, `HTTP_GET` without `url` (lowering and [`single`]);
 //! - f: several files at once ([`cross_check`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::diag::{Diagnostic, Severity};
 use crate::model::*;
@@ -374,10 +374,16 @@ fn pair(a: &Loaded, b: &Loaded, out: &mut Vec<Diagnostic>) {
             .map(vs_key)
             .collect::<BTreeSet<_>>()
     };
-    let (ka, kb) = (keys(a), keys(b));
+    let kb = keys(b);
+    // The first virtual server of `a` with each key (one pass: looking each
+    // one up by a scan was quadratic, with three strings per comparison).
+    let mut ka: HashMap<String, &VirtualServer> = HashMap::new();
+    for x in &a.config.virtual_servers {
+        ka.entry(vs_key(x)).or_insert(x);
+    }
     for v in &b.config.virtual_servers {
         let k = vs_key(v);
-        if !ka.contains(&k) {
+        let Some(&va) = ka.get(&k) else {
             diag(
                 out,
                 Severity::Warning,
@@ -394,9 +400,6 @@ fn pair(a: &Loaded, b: &Loaded, out: &mut Vec<Diagnostic>) {
                 ),
                 None,
             );
-            continue;
-        }
-        let Some(va) = a.config.virtual_servers.iter().find(|x| vs_key(x) == k) else {
             continue;
         };
         let mut diffs = Vec::new();
@@ -463,12 +466,63 @@ fn pair(a: &Loaded, b: &Loaded, out: &mut Vec<Diagnostic>) {
 
 #[cfg(test)]
 mod tests {
-    use super::worst_case_stickiness;
+    use super::{cross_check, worst_case_stickiness};
 
     #[test]
     fn stickiness() {
         assert_eq!(worst_case_stickiness(360, 900), 960);
         assert_eq!(worst_case_stickiness(2, 5), 65);
         assert_eq!(worst_case_stickiness(1000, 900), 1000);
+    }
+
+    fn vs(addr: &str, algo: &str, rs: &[(&str, u32)]) -> String {
+        let mut s = format!("virtual_server {addr} {{\n lb_algo {algo}\n protocol TCP\n");
+        for (ip, w) in rs {
+            s.push_str(&format!(" real_server {ip} 80 {{\n  weight {w}\n }}\n"));
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    #[test]
+    fn pair_virtual_server_sets() {
+        // a: X (twice: the first one counts), Y, Z; b: Y (same), X (other
+        // algo and weight), W (missing in a).
+        let a = [
+            vs("10.0.0.1 80", "rr", &[("10.1.0.1", 1)]),
+            vs("10.0.0.1 80", "wrr", &[("10.1.0.9", 5)]),
+            vs("10.0.0.2 80", "rr", &[("10.1.0.2", 1)]),
+            vs("10.0.0.3 80", "rr", &[]),
+        ]
+        .concat();
+        let b = [
+            vs("10.0.0.2 80", "rr", &[("10.1.0.2", 1)]),
+            vs("10.0.0.1 80", "wlc", &[("10.1.0.1", 2)]),
+            vs("10.0.0.4 80", "rr", &[]),
+        ]
+        .concat();
+        let (a, b) = (
+            crate::parse_str("a.conf", &a),
+            crate::parse_str("b.conf", &b),
+        );
+        let got: Vec<(String, Option<String>, u32, String)> = cross_check(&[&a, &b])
+            .into_iter()
+            .map(|d| (d.code.to_string(), d.file, d.line, d.message))
+            .collect();
+        let want = [
+            (
+                "pair-vs-differs",
+                "b.conf",
+                8,
+                "virtual_server 10.0.0.1 80 TCP differs from a.conf:1 in: lb_algo, real_server set or weights",
+            ),
+            ("pair-vs-missing", "b.conf", 15, "virtual_server 10.0.0.4 80 TCP is not in a.conf"),
+            ("pair-vs-missing", "a.conf", 22, "virtual_server 10.0.0.3 80 TCP is not in b.conf"),
+        ];
+        let want: Vec<(String, Option<String>, u32, String)> = want
+            .iter()
+            .map(|(c, f, l, m)| (c.to_string(), Some(f.to_string()), *l, m.to_string()))
+            .collect();
+        assert_eq!(got, want);
     }
 }
