@@ -1,5 +1,6 @@
 //! `virtual_server_group`, `virtual_server`, `real_server`, checkers.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -513,12 +514,23 @@ impl Lower<'_, '_> {
         };
         let rss = body.iter().filter(|e| e.name() == "real_server");
         v.real_servers.reserve_exact(rss.clone().count());
+        // Duplicates: a scan while the list is short, a set of the kept
+        // servers' addresses beyond (a farm of thousands stays linear).
+        let mut kept: Option<HashSet<(IpAddr, u16)>> = None;
         for e in rss {
             if let Some(rs) = self.real_server(e, &inh) {
-                if v.real_servers
-                    .iter()
-                    .any(|r| r.ip == rs.ip && r.port == rs.port)
-                {
+                let dup = if kept.is_none() && v.real_servers.len() < 32 {
+                    v.real_servers
+                        .iter()
+                        .any(|r| r.ip == rs.ip && r.port == rs.port)
+                } else {
+                    !kept
+                        .get_or_insert_with(|| {
+                            v.real_servers.iter().map(|r| (r.ip, r.port)).collect()
+                        })
+                        .insert((rs.ip, rs.port))
+                };
+                if dup {
                     self.push(
                         Severity::Warning,
                         "duplicate-rs",
@@ -1233,5 +1245,45 @@ fn vsg_range(s: &str) -> Option<(IpAddr, IpAddr)> {
                 (first, IpAddr::V6(s.into()))
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Duplicate real servers are dropped with a warning, whether the list
+    /// is still scanned (short) or already kept in a set (long).
+    #[test]
+    fn duplicate_real_servers_short_and_long() {
+        // Real server k has address 10.1.0.(pick(k)); 5, 35 and 38 repeat
+        // earlier ones (38 one that came after the list grew past 32).
+        let pick = |k: usize| match k {
+            5 => 2,
+            35 => 3,
+            38 => 36,
+            k => k,
+        };
+        let mut text = String::from("virtual_server 10.0.0.1 80 {\n");
+        for k in 0..40 {
+            text.push_str(&format!("real_server 10.1.0.{} 80\n", pick(k)));
+        }
+        text.push_str("}\n");
+        let l = crate::parse_str("k.conf", &text);
+        let kept: Vec<String> = l.config.virtual_servers[0]
+            .real_servers
+            .iter()
+            .map(|r| r.ip.to_string())
+            .collect();
+        let want: Vec<String> = (0..40)
+            .filter(|k| ![5, 35, 38].contains(k))
+            .map(|k| format!("10.1.0.{k}"))
+            .collect();
+        assert_eq!(kept, want);
+        let dups: Vec<u32> = l
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "duplicate-rs")
+            .map(|d| d.line)
+            .collect();
+        assert_eq!(dups, [7, 37, 40]);
     }
 }
