@@ -381,9 +381,11 @@ impl<'a> Reader<'a> {
         };
         // The lists grow with the text: reserving up front saves copying
         // them as they grow (typical configs have ~20 bytes per line and
-        // ~13 per word).
-        self.lines.reserve(bytes.len() / 20);
-        self.arena.reserve(bytes.len() / 12);
+        // ~13 per word), within the bound on lines (a huge input reserves
+        // no more than a load may keep).
+        self.lines.reserve((bytes.len() / 20).min(MAX_TOTAL_LINES));
+        self.arena
+            .reserve((bytes.len() / 12).min(2 * MAX_TOTAL_LINES));
         #[cfg(test)]
         let slow_only = self.slow_only;
         #[cfg(not(test))]
