@@ -44,6 +44,15 @@ complete() {
   fi
   printf '%s\tipvsadm_Ln_s\t%s\t\n' "$1" "$(awk "BEGIN{printf \"%.1f\", ($e - $s)}")" >> $R
 }
+# cpu TOOL PID PHASE: the process's user and system CPU so far (/proc/PID/stat utime, stime; the
+# system part is mostly the kernel's own IPVS work, a floor every tool shares).
+cpu() {
+  [ -r /proc/$2/stat ] || return 0
+  set -- "$1" "$2" "$3" $(sed 's/.*) //' /proc/$2/stat)
+  hz=100; u=$(( ${15} * 1000 / hz )); s=$(( ${16} * 1000 / hz ))
+  echo "$1 $3: utime_ms=$u stime_ms=$s"
+  printf '%s\t%s_utime_ms\t%s\t\n%s\t%s_stime_ms\t%s\t\n' "$1" "$3" "$u" "$1" "$3" "$s" >> $R
+}
 reset() { ipvsadm -C; rm -f /tmp/st.json /run/lvsd/ipvs-state.json; sync; sleep 2; }
 # reloads TOOL PID: RELOADS SIGHUPs alternating the changed weight 3 / back to 1.
 reloads() {
@@ -76,8 +85,10 @@ case " $WHAT " in *" daemon "*)
   wait_rec lvsd-run cold --service $LAST_S --dest $LAST_D --weight 1 --timeout 600 \
     -- $L run -C -n -l -f /tmp/cur.conf --dataplane kernel --control-socket /tmp/lvsd.sock -p /tmp/lvsd.pid
   LPID=$PID
+  cpu lvsd-run $LPID cold
   complete lvsd-run
   reloads lvsd-run $LPID
+  cpu lvsd-run $LPID end
   awk '/^VmHWM|^VmRSS/' /proc/$LPID/status | sed "s/^/lvsd-run: /"
   stop $LPID
   ;; esac
@@ -87,6 +98,8 @@ case " $WHAT " in *" keepalived "*)
   wait_rec keepalived cold --service $LAST_S --dest $LAST_D --weight 1 --timeout 900 \
     -- /sbin/keepalived -C -n -f /tmp/cur.conf -p /tmp/k.pid -c /tmp/kc.pid -r /tmp/kv.pid
   KPID=$PID
+  cpu keepalived $KPID cold
+  [ -f /tmp/kc.pid ] && cpu keepalived-checker $(cat /tmp/kc.pid) cold
   complete keepalived
   reloads keepalived $KPID
   [ -f /tmp/kc.pid ] && awk '/^VmHWM|^VmRSS/' /proc/$(cat /tmp/kc.pid)/status | sed "s/^/keepalived checker: /"

@@ -152,6 +152,9 @@ struct Daemon {
     dataplane: plane::Plane,
     stalls: u64,
     vrrp: Option<VrrpTask>,
+    /// At start and stop every real server's weight is published or withdrawn at once: those
+    /// go to the debug log and one summary line (tens of thousands of lines cost seconds).
+    bulk_weights: Option<usize>,
 }
 
 /// The VRRP driver task (daemon/vrrp.rs) and how to stop it.
@@ -201,8 +204,14 @@ fn start_vrrp(l: &lvs_config::Loaded, events: mpsc::Sender<vrrp::VrrpEvent>) -> 
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
+    let t_load = Instant::now();
     let loaded =
         load_config(&opts.config).map_err(|e| anyhow::anyhow!("configuration refused:\n{e}"))?;
+    info!(
+        ms = t_load.elapsed().as_secs_f64() * 1e3,
+        virtual_servers = loaded.config.virtual_servers.len(),
+        "configuration loaded"
+    );
     for d in loaded
         .diagnostics
         .iter()
@@ -269,6 +278,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
         dataplane,
         stalls: 0,
         vrrp,
+        bulk_weights: None,
     };
     // lvs_sync_daemon with the built-in data plane (daemon/sync.rs).
     let (sync_tx, mut sync_rx) = mpsc::channel::<sync::EngineReq>(64);
@@ -291,7 +301,12 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
         "lvsd started"
     );
     d.check_vips();
+    d.bulk_weights = Some(0);
     d.drain_actions();
+    info!(
+        destinations = d.bulk_weights.take().unwrap_or(0),
+        "initial weights published"
+    );
     // The first apply, with the checkers' initial weights.
     d.dataplane.flush(&d.loaded.config);
     sd_notify("READY=1\nSTATUS=running");
@@ -337,7 +352,12 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     }
     sd_notify("STOPPING=1");
     d.engine.shutdown();
+    d.bulk_weights = Some(0);
     d.drain_actions();
+    info!(
+        destinations = d.bulk_weights.take().unwrap_or(0),
+        "weights withdrawn"
+    );
     if let Some(mut v) = d.vrrp.take() {
         // Priority-0 adverts, VIPs removed, STOP notifies: the driver does it on shutdown.
         if let Some(tx) = v.stop.take() {
@@ -459,8 +479,16 @@ impl Daemon {
                     weight,
                     sorry,
                 } => {
-                    info!(vs = %vs, rs = %dest, weight = ?weight, sorry, "real server weight");
-                    self.metrics.set_weight(&vs, dest, weight);
+                    if let Some(n) = &mut self.bulk_weights {
+                        *n += 1;
+                        debug!(vs = %vs, rs = %dest, weight = ?weight, sorry, "real server weight");
+                    } else {
+                        info!(vs = %vs, rs = %dest, weight = ?weight, sorry, "real server weight");
+                    }
+                    // Only served with --metrics (the labels cost a few allocations each).
+                    if self.opts.metrics.is_some() {
+                        self.metrics.set_weight(&vs, dest, weight);
+                    }
                     self.dataplane.set_weight(&vs, dest, weight);
                 }
                 Action::CheckerChanged {
@@ -860,10 +888,25 @@ pub(crate) mod plane {
         desired: &Desired,
         owned: &Ownership,
     ) -> Result<(Ownership, usize, Vec<String>), String> {
+        let t0 = std::time::Instant::now();
         let actual = reconcile::read_actual(b).map_err(|e| format!("reading IPVS: {e}"))?;
+        let t1 = std::time::Instant::now();
         let plan = reconcile::plan(desired, &actual, owned);
+        let t2 = std::time::Instant::now();
         let results = reconcile::execute(b, &plan);
+        let t3 = std::time::Instant::now();
         let own = reconcile::ownership_after(&plan, owned, &results);
+        let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
+        if results.len() >= 1000 {
+            info!(
+                read_ms = ms(t0, t1),
+                plan_ms = ms(t1, t2),
+                execute_ms = ms(t2, t3),
+                ownership_ms = ms(t3, std::time::Instant::now()),
+                ops = results.len(),
+                "full IPVS reconcile"
+            );
+        }
         let errors = results
             .iter()
             .filter_map(|r| r.result.as_ref().err().map(|e| format!("{:?}: {e}", r.op)))

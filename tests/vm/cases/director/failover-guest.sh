@@ -116,6 +116,13 @@ nf=$(fails_between "$H" "$H2"); nr=$(reqs_between "$H" "$H2")
 [ "$nf" = 0 ] || fail "$nf of $nr requests failed across the reload"
 [ "$nr" -ge 2 ] || fail "too few requests across the reload ($nr)"
 grep -q 'reload applied' "$OUT/dir1.log" || fail "no 'reload applied' in the log"
+# Only the changed virtual server was re-read and diffed (lvs_config::reload, the plane's partial
+# update): one operation, the weight edit.
+grep -q 'only virtual servers changed' "$OUT/dir1.log" || fail "the reload re-read the whole configuration"
+ipvs_after=$(tr -d '\033' < "$OUT/dir1.log" | sed 's/\[[0-9;]*m//g' \
+  | awk '/only virtual servers changed/ { r = 1 } r && /IPVS reconciled/ { print; exit }')
+echo "$ipvs_after" | grep -q 'ops=1 .*scope="changed"' \
+  || fail "the reload's IPVS update was not one edit of the changed virtual server: $ipvs_after"
 ok "SIGHUP reload under load: .56 weight 100 -> 50 edited in place, $nr requests across it, none failed"
 
 # --- a reload with a broken configuration -----------------------------------------------------------
