@@ -1,80 +1,69 @@
 #!/usr/bin/env bash
-# Checker CPU/RSS benchmark (issue 6): N_TCP real servers under TCP_CHECK and N_HTTP under
-# HTTP_GET, delay_loop 1, against local servers, with `lvsd run -C --dataplane none`.
-# Runs in a throwaway network namespace (127.0.0.0/8 is all local on its lo).
-# Usage: bench/checkers.sh [N_TCP] [N_HTTP] [SECONDS]     (root; builds lvsd --release)
+# Checker CPU/RSS benchmark (issue 6), native: N_TCP real servers under TCP_CHECK and N_HTTP under
+# HTTP_GET, delay_loop 1 (the config of bench/checkers-vm/gen-config.py), against local servers
+# (the bench_servers example: one tokio thread accepting on all of 127/8 and counting), with
+# `lvsd run -C -n --dataplane none`, in a throwaway network namespace.
+# Usage: bench/checkers.sh [N_TCP] [N_HTTP] [SECONDS] [WARMUP]     (root)
+# Env: LVSD / SERVERS (default: cargo build --release), PERF=1 (perf record -g of lvsd over the
+# window; report in $OUT/perf.txt), OUT (default /tmp/lvsd-bench-checkers).
+# Prints CPU (user, system) in % of one core and per probe, where the probe count is what the
+# servers accepted in the same window (the work done, not the work scheduled), and RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N_TCP=${1:-10000}; N_HTTP=${2:-2000}; SECS=${3:-30}
+N_TCP=${1:-10000}; N_HTTP=${2:-2000}; SECS=${3:-30}; WARM=${4:-15}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 if [ -z "${LVSD:-}" ]; then
-  cargo build --release -p lvsd >/dev/null
-  LVSD="$CARGO_TARGET_DIR/release/lvsd"
+  cargo build -q --release -p lvsd; LVSD="$CARGO_TARGET_DIR/release/lvsd"
 fi
+if [ -z "${SERVERS:-}" ]; then
+  cargo build -q --release -p lvs-sys --example bench_servers
+  SERVERS="$CARGO_TARGET_DIR/release/examples/bench_servers"
+fi
+OUT=${OUT:-/tmp/lvsd-bench-checkers}; mkdir -p "$OUT"
 NS=lvsd-bench-chk-$$; DIR=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; ip netns del "$NS" 2>/dev/null || true; rm -rf "$DIR"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5; ip netns del "$NS" 2>/dev/null || true; rm -rf "$DIR"
+}
 trap cleanup EXIT
 ip netns add "$NS"; ip -n "$NS" link set lo up
 ulimit -n "$(ulimit -Hn)"
-python3 - "$N_TCP" "$N_HTTP" > "$DIR/keepalived.conf" <<'PY'
-import sys
-n_tcp, n_http = int(sys.argv[1]), int(sys.argv[2])
-def rs(ip, port, check):
-    return f"  real_server {ip} {port} {{\n    weight 1\n    {check}\n  }}\n"
-tcp = "TCP_CHECK {\n      connect_timeout 2\n      retry 1\n      delay_before_retry 1\n    }"
-http = "HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 2\n      retry 1\n      delay_before_retry 1\n    }"
-out = []
-for base, n, port, chk, vs in ((1, n_tcp, 8000, tcp, "192.0.2.1"), (2, n_http, 8080, http, "192.0.2.2")):
-    out.append(f"virtual_server {vs} {port} {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n")
-    for i in range(n):
-        out.append(rs(f"127.{base}.{(i >> 8) & 255}.{i & 255}", port, chk))
-    out.append("}\n")
-print("".join(out))
-PY
-# Local servers: accept-and-close on 8000, a minimal HTTP/1.0 reply on 8080 (two processes each).
-cat > "$DIR/srv.py" <<'PY'
-import socket, sys, selectors
-port, http = int(sys.argv[1]), sys.argv[2] == "http"
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-s.bind(("0.0.0.0", port)); s.listen(4096)
-sel = selectors.DefaultSelector(); sel.register(s, selectors.EVENT_READ)
-REPLY = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n"
-while True:
-    for key, _ in sel.select():
-        if key.fileobj is s:
-            c, _ = s.accept()
-            if http: c.setblocking(False); sel.register(c, selectors.EVENT_READ)
-            else: c.close()
-        else:
-            c = key.fileobj
-            try:
-                if c.recv(4096): c.send(REPLY)
-            except OSError: pass
-            sel.unregister(c); c.close()
-PY
-for i in 1 2; do
-  ip netns exec "$NS" python3 "$DIR/srv.py" 8000 tcp & PIDS+=($!)
-  ip netns exec "$NS" python3 "$DIR/srv.py" 8080 http & PIDS+=($!)
-done
+python3 bench/checkers-vm/gen-config.py "$N_TCP" "$N_HTTP" > "$DIR/keepalived.conf"
+ip netns exec "$NS" "$SERVERS" 8000 8080 "$DIR/counts" & PIDS+=($!); SPID=$!
 sleep 1
-ip netns exec "$NS" "$LVSD" run -C -n -f "$DIR/keepalived.conf" --control-socket "$DIR/ctl.sock" --dataplane none --seed 1 \
-  > "$DIR/lvsd.log" 2>&1 & PIDS+=($!)
+ip netns exec "$NS" "$LVSD" run -C -n -f "$DIR/keepalived.conf" --control-socket "$DIR/ctl.sock" \
+  --dataplane none --seed 1 > "$OUT/lvsd.log" 2>&1 & PIDS+=($!)
 LPID=$!
-sleep 2
-echo "warm-up 15 s (probes start within warmup = delay_loop)…"; sleep 15
-ticks() { awk '{print $14 + $15}' "/proc/$LPID/stat"; }
+echo "warm-up ${WARM}s (probes start within warmup = delay_loop)…"; sleep "$WARM"
+stat2() { awk '{print $14, $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
-t0=$(ticks); s0=$(date +%s.%N); sleep "$SECS"; t1=$(ticks); s1=$(date +%s.%N)
-RSS=$(awk '/VmRSS/ {print $2}' "/proc/$LPID/status")
-CPU=$(python3 -c "print(round(100*($t1-$t0)/$HZ/($s1-$s0), 1))")
-"$LVSD" status --json --control-socket "$DIR/ctl.sock" > "$DIR/status.json"
-python3 - "$DIR/status.json" "$CPU" "$RSS" "$N_TCP" "$N_HTTP" <<'PY'
+if [ -n "${PERF:-}" ]; then
+  perf record -g -F 999 -p "$LPID" -o "$OUT/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
+  PERFPID=$!
+fi
+read -r u0 s0 < <(stat2 "$LPID"); read -r su0 ss0 < <(stat2 "$SPID"); read -r _ tcp0 _ http0 < "$DIR/counts"
+t0=$(date +%s.%N); l0=$(cut -d' ' -f1 /proc/loadavg)
+sleep "$SECS"
+read -r u1 s1 < <(stat2 "$LPID"); read -r su1 ss1 < <(stat2 "$SPID"); read -r _ tcp1 _ http1 < "$DIR/counts"
+t1=$(date +%s.%N); l1=$(cut -d' ' -f1 /proc/loadavg)
+RSS=$(awk '/VmRSS/ {print $2}' "/proc/$LPID/status"); HWM=$(awk '/VmHWM/ {print $2}' "/proc/$LPID/status")
+TW=$(ip netns exec "$NS" ss -Htan state time-wait | wc -l); ip netns exec "$NS" nstat -az > "$OUT/nstat.txt" 2>/dev/null || true
+[ -n "${PERF:-}" ] && { wait "$PERFPID" || true; perf report -i "$OUT/perf.data" --no-children --percent-limit 0.7 --stdio > "$OUT/perf.txt" 2>/dev/null || true; }
+"$LVSD" status --json --control-socket "$DIR/ctl.sock" > "$OUT/status.json"
+python3 - "$OUT/status.json" <<PY
 import json, sys
-st = json.load(open(sys.argv[1])); cpu, rss = sys.argv[2], int(sys.argv[3])
+st = json.load(open(sys.argv[1]))
 rs = [r for v in st["virtual_servers"] for r in v["real_servers"]]
-runs = sum(c["runs"] for r in rs for c in r["checkers"]); fails = sum(c["failures"] for r in rs for c in r["checkers"])
 alive = sum(r["alive"] for r in rs)
-print(f"lvsd checkers: {sys.argv[4]} TCP_CHECK + {sys.argv[5]} HTTP_GET, delay_loop 1")
-print(f"  CPU {cpu} % of one core, RSS {rss/1024:.1f} MiB, probes {st['checker']['probes']}, alive {alive}/{len(rs)}, runs {runs}, failed runs {fails}, stalls {st['checker']['stalls']}")
+d = $t1 - $t0; hz = $HZ
+user, sys_ = ($u1 - $u0) / hz, ($s1 - $s0) / hz
+tcp, http = ($tcp1 - $tcp0) / d, ($http1 - $http0) / d
+n = (tcp + http) * d
+print(f"lvsd checkers: $N_TCP TCP_CHECK + $N_HTTP HTTP_GET, delay_loop 1, {d:.0f} s; load average $l0 -> $l1")
+print(f"  probes/s seen by the servers: TCP {tcp:.0f} HTTP {http:.0f} (configured {$N_TCP + $N_HTTP})")
+print(f"  lvsd CPU {100 * (user + sys_) / d:.1f} % of one core (user {100 * user / d:.1f}, sys {100 * sys_ / d:.1f});"
+      f" per probe {1e6 * (user + sys_) / max(n, 1):.1f} us (user {1e6 * user / max(n, 1):.1f}, sys {1e6 * sys_ / max(n, 1):.1f})")
+print(f"  RSS {$RSS / 1024:.1f} MiB (peak {$HWM / 1024:.1f}); alive {alive}/{len(rs)}; stalls {st['checker']['stalls']};"
+      f" TIME_WAIT sockets in the netns {$TW}; servers CPU {100 * (($su1 - $su0) + ($ss1 - $ss0)) / hz / d:.1f} %")
 PY

@@ -95,6 +95,9 @@ pub struct EngineConfig {
     pub jitter_permille: u16,
     /// A probe with no result this long after its own timeout is reported as stalled.
     pub stall_grace: Duration,
+    /// Timers fire up to this late, so that one wake-up of the driver serves all the timers
+    /// of a slot (probe starts are batched). 0: every timer exactly when due.
+    pub timer_slack: Duration,
 }
 
 /// One `virtual_server` block, as the checker logic sees it.

@@ -26,6 +26,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -302,13 +303,44 @@ pub struct VirtualServerStatus {
     pub real_servers: Vec<RealServerStatus>,
 }
 
+/// Hasher of [`ProbeId`]s (sequential integers): one multiply instead of SipHash on the
+/// per-result path.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdMap<V> = HashMap<ProbeId, V, BuildHasherDefault<IdHasher>>;
+
+/// Stall deadlines of running probes, one FIFO per run bound (`max_duration + stall_grace`):
+/// runs start in time order, so each FIFO is sorted by deadline (no heap, no per-run timer
+/// in the schedule heap). Entries are `(deadline, probe, run seq)`; stale ones (the run
+/// completed) are dropped when they reach the front.
+type StallQueues = Vec<(Duration, VecDeque<(Instant, ProbeId, u64)>)>;
+
 /// The health-check engine. See the module docs for the call order.
 #[derive(Debug)]
 pub struct Engine {
-    probes: HashMap<ProbeId, Probe>,
+    probes: IdMap<Probe>,
     by_key: HashMap<(ProbeSpec, Timing), ProbeId>,
     vs: Vec<Vs>,
     timers: BinaryHeap<Reverse<(Instant, ProbeId, u64)>>,
+    stall_queues: StallQueues,
+    /// [`Engine::poll_timeout`] rounds up to a multiple of this since `epoch` (0: exact).
+    timer_slack: Duration,
+    epoch: Instant,
     actions: VecDeque<Action>,
     rng: ChaCha8Rng,
     next_id: u64,
@@ -324,10 +356,13 @@ impl Engine {
     /// and queues the initial destination set (real servers without alpha are in at once).
     pub fn new(cfg: EngineConfig, seed: u64, now: Instant) -> Self {
         let mut e = Self {
-            probes: HashMap::new(),
+            probes: IdMap::default(),
             by_key: HashMap::new(),
             vs: Vec::new(),
             timers: BinaryHeap::new(),
+            stall_queues: Vec::new(),
+            timer_slack: cfg.timer_slack,
+            epoch: now,
             actions: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 1,
@@ -350,15 +385,41 @@ impl Engine {
         self.probes.len()
     }
 
-    /// The earliest instant at which [`Engine::handle_timeout`] has work.
+    /// The earliest instant at which [`Engine::handle_timeout`] has work, rounded up to the
+    /// configured `timer_slack` (so that one wake-up serves every timer of that slot).
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let mut best = None;
         while let Some(Reverse((at, id, gen))) = self.timers.peek().copied() {
             if self.probes.get(&id).is_some_and(|p| p.timer_gen == gen) {
-                return Some(at);
+                best = Some(at);
+                break;
             }
             self.timers.pop();
         }
-        None
+        for (_, q) in &mut self.stall_queues {
+            while let Some(&(at, id, seq)) = q.front() {
+                if Self::stall_live(&self.probes, id, seq) {
+                    best = Some(best.map_or(at, |b: Instant| b.min(at)));
+                    break;
+                }
+                q.pop_front();
+            }
+        }
+        let at = best?;
+        let slack = self.timer_slack.as_nanos();
+        if slack == 0 {
+            return Some(at);
+        }
+        let since = at.saturating_duration_since(self.epoch).as_nanos();
+        let slots = since.div_ceil(slack);
+        Some(self.epoch + Duration::from_nanos((slots * slack) as u64))
+    }
+
+    /// Whether a stall-queue entry is the probe's current, still running, run.
+    fn stall_live(probes: &IdMap<Probe>, id: ProbeId, seq: u64) -> bool {
+        probes
+            .get(&id)
+            .is_some_and(|p| p.seq == seq && matches!(p.phase, Phase::Running { .. }))
     }
 
     /// Next queued action.
@@ -381,24 +442,41 @@ impl Engine {
             }
             match p.phase {
                 Phase::Waiting => self.start(id, now),
-                Phase::Running { since } => {
-                    let p = self.probes.get_mut(&id).expect("probe exists");
-                    p.stats.stalls += 1;
-                    let run = RunId {
-                        probe: id,
-                        seq: p.seq,
-                    };
-                    let after = now.saturating_duration_since(since);
-                    self.actions.push_back(Action::Stalled {
-                        run,
-                        spec: p.spec.clone(),
-                        after,
-                    });
-                    let detail = format!("stalled: no result after {:.1}s", after.as_secs_f64());
-                    self.complete(id, now, false, None, detail, after);
+                Phase::Running { .. } => self.stall(id, now),
+            }
+        }
+        for qi in 0..self.stall_queues.len() {
+            while let Some(&(at, id, seq)) = self.stall_queues[qi].1.front() {
+                if at > now {
+                    break;
+                }
+                self.stall_queues[qi].1.pop_front();
+                if Self::stall_live(&self.probes, id, seq) {
+                    self.stall(id, now);
                 }
             }
         }
+    }
+
+    /// The running probe `id` produced no result in time: report it, count a failure.
+    fn stall(&mut self, id: ProbeId, now: Instant) {
+        let p = self.probes.get_mut(&id).expect("probe exists");
+        let Phase::Running { since } = p.phase else {
+            return;
+        };
+        p.stats.stalls += 1;
+        let run = RunId {
+            probe: id,
+            seq: p.seq,
+        };
+        let after = now.saturating_duration_since(since);
+        self.actions.push_back(Action::Stalled {
+            run,
+            spec: p.spec.clone(),
+            after,
+        });
+        let detail = format!("stalled: no result after {:.1}s", after.as_secs_f64());
+        self.complete(id, now, false, None, detail, after);
     }
 
     fn start(&mut self, id: ProbeId, now: Instant) {
@@ -415,8 +493,15 @@ impl Engine {
         }
         p.seq += 1;
         p.phase = Phase::Running { since: now };
-        let stall_at = now + p.max_duration() + grace;
-        Self::schedule(&mut self.timers, id, p, stall_at);
+        // No schedule-heap timer while running: the stall deadline goes to its FIFO.
+        let bound = p.max_duration() + grace;
+        p.timer_gen += 1;
+        p.next_at = now + bound;
+        let entry = (now + bound, id, p.seq);
+        match self.stall_queues.iter_mut().find(|(b, _)| *b == bound) {
+            Some((_, q)) => q.push_back(entry),
+            None => self.stall_queues.push((bound, VecDeque::from([entry]))),
+        }
         self.actions.push_back(Action::StartProbe {
             run: RunId {
                 probe: id,
@@ -541,6 +626,7 @@ impl Engine {
     pub fn reconfigure(&mut self, now: Instant, cfg: EngineConfig) {
         self.jitter_permille = cfg.jitter_permille;
         self.stall_grace = cfg.stall_grace;
+        self.timer_slack = cfg.timer_slack;
         let old_vs: HashMap<VsKey, Vs> =
             self.vs.drain(..).map(|v| (v.cfg.key.clone(), v)).collect();
         let mut old_probes: HashMap<(ProbeSpec, Timing), (ProbeId, Probe)> = HashMap::new();
@@ -860,6 +946,7 @@ impl Engine {
         }
         self.stopped = true;
         self.timers.clear();
+        self.stall_queues.clear();
         for p in self.probes.values_mut() {
             p.timer_gen += 1;
         }

@@ -56,6 +56,7 @@ fn cfg(vss: Vec<VirtualServerCfg>) -> EngineConfig {
         virtual_servers: vss,
         jitter_permille: 0,
         stall_grace: S(2.0),
+        timer_slack: Duration::ZERO,
     }
 }
 
@@ -814,5 +815,90 @@ mod reconfigure_some {
         // The new key of position 1 stays at position 0.
         assert!(!e.reconfigure_some(t0, vec![(1, v.clone())]));
         assert!(!e.reconfigure_some(t0, vec![(2, v)]));
+    }
+}
+
+/// `timer_slack`: one wake-up serves every timer of a slot. Probe starts land on slot
+/// boundaries, never earlier than without slack and less than one slot later; the same probes
+/// run the same number of times; a stall is still reported (late by less than a slot).
+#[test]
+fn timer_slack_batches_starts_without_firing_early() {
+    let build = |slack: f64| {
+        let mut v = VirtualServerCfg::new(vs_key(1));
+        for i in 0..40u8 {
+            let mut t = timing(1.0, 0, 1.0);
+            t.warmup = S(1.0);
+            v.real_servers
+                .push(rs(10 + i, 1, vec![tcp(10 + i, t, 1.0)]));
+        }
+        let mut c = cfg(vec![v]);
+        c.timer_slack = S(slack);
+        c
+    };
+    let starts = |slack: f64| {
+        // Real server 10 stops answering at t=4 (a stuck executor).
+        let mut sim = Sim::new(build(slack), |t, spec| {
+            (t < 4.0 || spec.target.connect_ip != ip(10)).then_some((true, 0.003))
+        });
+        sim.run_until(10.0);
+        let mut by_probe: std::collections::BTreeMap<ProbeId, Vec<f64>> = Default::default();
+        let mut stalls = Vec::new();
+        for (t, a) in &sim.log {
+            match a {
+                Action::StartProbe { run, .. } => by_probe.entry(run.probe).or_default().push(*t),
+                Action::Stalled { .. } => stalls.push(*t),
+                _ => {}
+            }
+        }
+        (by_probe, stalls)
+    };
+    let (exact, exact_stalls) = starts(0.0);
+    let (slotted, slotted_stalls) = starts(0.1);
+    assert_eq!(exact.len(), 40);
+    let mut instants: Vec<u64> = Vec::new();
+    for (id, ts) in &slotted {
+        for &t in ts {
+            let ms = (t * 1000.0).round();
+            assert!(
+                (t * 1000.0 - ms).abs() < 1e-6,
+                "{t} is on a 100 ms boundary"
+            );
+            assert_eq!(ms as u64 % 100, 0, "{t}");
+            instants.push(ms as u64);
+        }
+        // First runs: same random offset, rounded up to the slot.
+        let (a, b) = (exact[id][0], ts[0]);
+        assert!(b >= a - 1e-9 && b < a + 0.1, "{id:?}: {a} -> {b}");
+    }
+    instants.sort_unstable();
+    instants.dedup();
+    let total: usize = slotted.values().map(Vec::len).sum();
+    assert!(
+        instants.len() * 3 < total,
+        "{} wake-ups for {total} starts",
+        instants.len()
+    );
+    // Each probe ran about as often (a run may slip by a slot per cycle).
+    for (id, ts) in &exact {
+        let n = slotted[id].len() as i64;
+        assert!((n - ts.len() as i64).abs() <= 1, "{id:?}");
+    }
+    // The stuck run (real server 10 is the first probe) is reported 1 s connect_timeout + 2 s
+    // grace after it started, rounded up to the slot.
+    for (runs, stalls, slack) in [
+        (&exact, &exact_stalls, 0.0),
+        (&slotted, &slotted_stalls, 0.1),
+    ] {
+        assert_eq!(stalls.len(), 1, "{stalls:?}");
+        let started = runs[&ProbeId(1)]
+            .iter()
+            .copied()
+            .filter(|&t| t < stalls[0])
+            .fold(0.0, f64::max);
+        let after = stalls[0] - started;
+        assert!(
+            after >= 3.0 - 1e-9 && after < 3.0 + slack + 1e-9,
+            "{started} -> {stalls:?}"
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! Probe executors: run the health checks that `lvs-check` schedules, on tokio.
 //!
-//! [`Executor::spawn`] runs one probe in its own task under a global concurrency bound (a
-//! semaphore) and sends `(RunId, ProbeResult)` back on a channel. Every probe is bounded as a
-//! whole by its `connect_timeout` (or `misc_timeout`), not step by step.
+//! [`Executor::spawn`] runs one probe and sends `(RunId, ProbeResult)` back on a channel. Every
+//! probe is bounded as a whole by its `connect_timeout` (or `misc_timeout`), not step by step.
+//! TCP_CHECK, the bulk of a large configuration, runs without a task per probe: one epoll set
+//! driven by one task (module `tcp`), closed with a RST (no TIME_WAIT on the director). The
+//! other checkers run in a task each under a global concurrency bound (a semaphore).
 //!
 //! | checker | what passes |
 //! |---|---|
@@ -30,6 +32,7 @@ mod dns;
 pub mod http;
 mod icmp;
 mod misc;
+mod tcp;
 
 pub use http::{fetch, HttpResponse};
 
@@ -55,6 +58,8 @@ pub enum Error {
 pub struct Executor {
     permits: Arc<Semaphore>,
     tls: Arc<http::TlsConfigs>,
+    /// TCP_CHECK's connector (`None` if no epoll set could be created: tasks then).
+    tcp: Option<tcp::Connector>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -66,21 +71,29 @@ impl std::fmt::Debug for Executor {
 }
 
 impl Executor {
-    /// An executor running at most `max_concurrent` probes at once.
+    /// An executor running at most `max_concurrent` probes at once (TCP_CHECK connects and the
+    /// other checkers are bounded separately, each by `max_concurrent`).
     pub fn new(max_concurrent: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             tls: Arc::new(http::TlsConfigs::new()),
+            tcp: tcp::Connector::new(max_concurrent).ok(),
         }
     }
 
-    /// Spawns one run; its result is sent on `done` (the latency excludes queueing).
+    /// Starts one run (from within a tokio runtime); its result is sent on `done` (the latency
+    /// excludes queueing).
     pub fn spawn(
         &self,
         run: RunId,
         spec: Arc<ProbeSpec>,
         done: mpsc::UnboundedSender<(RunId, ProbeResult)>,
     ) {
+        if let (ProbeKind::TcpCheck, Some(c)) = (&spec.kind, &self.tcp) {
+            if c.spawn(run, &spec.target, spec.connect_timeout, done.clone()) {
+                return;
+            }
+        }
         let permits = self.permits.clone();
         let tls = self.tls.clone();
         tokio::spawn(async move {
@@ -134,10 +147,13 @@ async fn run_kind(spec: &ProbeSpec, tls: &http::TlsConfigs) -> Outcome {
     match &spec.kind {
         ProbeKind::TcpCheck => {
             let s = connect_tcp(t).await?;
+            // RST, not FIN: no TIME_WAIT on the director (as in the connector).
+            let _ = SockRef::from(&s).set_linger(Some(Duration::ZERO));
             drop(s);
             Ok(("connected".into(), None))
         }
-        ProbeKind::HttpGet(h) => http::check(t, h, tls).await.map(|d| (d, None)),
+        // Boxed: its state (buffers, TLS) would otherwise size every probe's future.
+        ProbeKind::HttpGet(h) => Box::pin(http::check(t, h, tls)).await.map(|d| (d, None)),
         ProbeKind::SmtpCheck { helo_name } => smtp(t, helo_name).await.map(|d| (d, None)),
         ProbeKind::DnsCheck { qtype, name } => dns::check(t, *qtype, name, spec.connect_timeout)
             .await

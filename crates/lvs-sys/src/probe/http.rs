@@ -200,6 +200,8 @@ async fn fetch_with(
     }
     req.push_str("\r\n");
     let tcp = connect_tcp(t).await?;
+    // Close with a RST: whoever closes first keeps no TIME_WAIT on the director.
+    let _ = socket2::SockRef::from(&tcp).set_linger(Some(std::time::Duration::ZERO));
     match tls {
         None => exchange(tcp, req.as_bytes()).await,
         Some(spec) => {
@@ -230,10 +232,13 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<HttpResponse, Error> {
     s.write_all(req).await?;
     s.flush().await?;
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 16384];
+    // Read straight into the reply buffer (small to start: health pages are short).
+    let mut buf = Vec::with_capacity(1024);
     loop {
-        let n = match s.read(&mut chunk).await {
+        if buf.capacity() - buf.len() < 512 {
+            buf.reserve(buf.capacity().min(64 << 10));
+        }
+        let n = match s.read_buf(&mut buf).await {
             Ok(n) => n,
             // A TLS peer that closes without close_notify: keep what we have.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => 0,
@@ -242,7 +247,6 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         if n == 0 {
             break;
         }
-        buf.extend_from_slice(&chunk[..n]);
         if buf.len() > MAX_REPLY {
             return Err(Error::Protocol(format!(
                 "reply larger than {MAX_REPLY} bytes"

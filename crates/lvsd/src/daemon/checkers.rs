@@ -14,6 +14,8 @@ use tracing::{info, warn};
 const JITTER_PERMILLE: u16 = 50;
 /// A probe with no result this long past its own timeout is reported as stalled.
 const STALL_GRACE: Duration = Duration::from_secs(5);
+/// Probe starts due within the same 10 ms slot share one wake-up (a start is at most 10 ms late).
+const TIMER_SLACK: Duration = Duration::from_millis(10);
 
 fn protocol(p: cfg::Protocol) -> chk::Protocol {
     match p {
@@ -221,6 +223,7 @@ pub(crate) fn engine_config(conf: &cfg::Config) -> chk::EngineConfig {
             .collect(),
         jitter_permille: JITTER_PERMILLE,
         stall_grace: STALL_GRACE,
+        timer_slack: TIMER_SLACK,
     }
 }
 
