@@ -7,13 +7,18 @@
 #                                unpaced); PASSES=K passes over the N pairs (default 3: until
 #                                the master holds N); SAMPLE=S seconds between samples (0.2);
 #                                LVSD_BIN=lvsd to use (default: a release build in
-#                                $CARGO_TARGET_DIR); UDPGEN_BIN=udpgen (default: built here)
+#                                $CARGO_TARGET_DIR); UDPGEN_BIN=udpgen (default: built here);
+#                                SYNC_THRESHOLD="T P" the master's sync_threshold (default
+#                                "1 50" as bench/sync-vm's kernel run: one datagram syncs; given
+#                                to lvsd as LVSD_SYNC_THRESHOLD); NOSYNC=1 runs both directors
+#                                without lvs_sync_daemon (the data plane's own loss, no backup)
 # Topology (one bridge in its own namespace hsN-sw; all in 10.0.0.0/16):
 #   cli 10.0.0.100-102   dir1 10.0.0.1 (+ VIP 10.0.0.49)   dir2 10.0.0.2   rs56, rs57 (VIP on lo)
 # Both directors run `lvsd run -n -l -C --dataplane builtin -f bench/sync-vm/lvsd.conf`
 # (lvs_sync_daemon eth0, no VRRP instance: sync master and backup on both). The client sends one
-# UDP datagram from each of N (address, port) pairs to the VIP:53 (bench/sync-vm/udpgen), so dir1
-# creates N entries and its sync master sends them to dir2. Both tables (`lvsd status --json`,
+# UDP datagram from each of N (address, port) pairs to the VIP:53 (`udpgen --pairs`, the example
+# of crates/lvs-dataplane), so dir1 creates N entries and its sync master sends them to dir2.
+# Both tables (`lvsd status --json`,
 # dataplane.connections) are sampled every ~0.2 s into $OUT/progress.txt ("SECONDS MASTER
 # BACKUP"); the summary line starts with "result:". Figures: docs/PERFORMANCE.md.
 set -euo pipefail
@@ -25,10 +30,11 @@ T="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [ -z "${LVSD_BIN:-}" ]; then (cd "$ROOT" && cargo build -q --release -p lvsd); fi
 BIN="${LVSD_BIN:-$T/release/lvsd}"
 if [ -z "${UDPGEN_BIN:-}" ]; then
-  (cd "$ROOT/bench/sync-vm/udpgen" && CARGO_TARGET_DIR="$T/udpgen" cargo build -q --release)
+  (cd "$ROOT" && cargo build -q --release -p lvs-dataplane --example udpgen)
 fi
-GEN="${UDPGEN_BIN:-$T/udpgen/release/udpgen}"
+GEN="${UDPGEN_BIN:-$T/release/examples/udpgen}"
 CONF="$ROOT/bench/sync-vm/lvsd.conf"
+SYNC_THRESHOLD="${SYNC_THRESHOLD:-1 50}"
 VIP=10.0.0.49
 P=hs$$
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/lvsd-sync-host.XXXX")
@@ -43,6 +49,7 @@ cleanup() {
   echo "sync-host: logs in $OUT"
 }
 trap cleanup EXIT
+if [ -n "${NOSYNC:-}" ]; then grep -v lvs_sync_daemon "$CONF" > "$OUT/nosync.conf"; CONF="$OUT/nosync.conf"; fi
 ns() { ip netns exec "$P-$1" "${@:2}"; }
 
 # /run/lvsd must exist as a mount point for each director's private bind mount.
@@ -73,7 +80,7 @@ done
 for n in 1 2; do
   mkdir -p "$OUT/d$n"
   # `ip netns exec` gives a mount namespace of its own (slave of /): /run/lvsd private to dirN.
-  ip netns exec "$P-dir$n" sh -c "mount --bind '$OUT/d$n' /run/lvsd && exec '$BIN' run -n -l -C \
+  ip netns exec "$P-dir$n" env LVSD_SYNC_THRESHOLD="$SYNC_THRESHOLD" sh -c "mount --bind '$OUT/d$n' /run/lvsd && exec '$BIN' run -n -l -C \
     --dataplane builtin -f '$CONF' --control-socket '$OUT/d$n/ctl.sock'" > "$OUT/dir$n.log" 2>&1 &
   PIDS+=($!)
 done
@@ -84,13 +91,15 @@ wait_for() { # SECS CMD...: poll CMD every 0.2 s
 status() { "$BIN" status --json --control-socket "$OUT/d$1/ctl.sock" 2>/dev/null; }
 count() { status "$1" | sed -n 's/.*"connections": *\([0-9]*\).*/\1/p'; }
 for n in 1 2; do
+  if [ -z "${NOSYNC:-}" ]; then
   wait_for 30 grep -q 'sync master started' "$OUT/dir$n.log" || { echo "dir$n: sync master not started"; tail "$OUT/dir$n.log"; exit 1; }
   wait_for 30 grep -q 'sync backup started' "$OUT/dir$n.log" || { echo "dir$n: sync backup not started"; tail "$OUT/dir$n.log"; exit 1; }
+  fi
   wait_for 30 sh -c "'$BIN' status --json --control-socket '$OUT/d$n/ctl.sock' | tr -d ' \n' | grep -q '\"destinations\":2'" \
     || { echo "dir$n: service not programmed"; status "$n"; exit 1; }
 done
 now() { date +%s.%N; }
-echo "sync-host: n=$N pps=$PPS dir1=$(count 1) dir2=$(count 2) loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "sync-host: n=$N pps=$PPS sync_threshold=\"$SYNC_THRESHOLD\" nosync=${NOSYNC:-0} dir1=$(count 1) dir2=$(count 2) loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
 T0=$(now)
 # Up to PASSES passes over the same N (address, port) pairs: datagrams the master's data plane
 # missed (see docs/PERFORMANCE.md) create their entries in a later pass, existing ones only hit.
@@ -98,7 +107,7 @@ T0=$(now)
   for pass in $(seq "${PASSES:-3}"); do
     [ "$(count 1)" -ge "$N" ] 2>/dev/null && break
     echo "pass $pass at $(awk -v a="$T0" -v b="$(now)" 'BEGIN{printf "%.2f", b - a}') s: master=$(count 1)"
-    ip netns exec "$P-cli" env UDPGEN_PPS="$PPS" "$GEN" "$VIP:53" "$N" 10.0.0.100 10.0.0.101 10.0.0.102 2>&1
+    ip netns exec "$P-cli" env UDPGEN_PPS="$PPS" "$GEN" --pairs "$VIP:53" "$N" 10.0.0.100 10.0.0.101 10.0.0.102 2>&1
     sleep 2
   done
 ) > "$OUT/gen.txt" 2>&1 &
@@ -108,7 +117,8 @@ last=-1; since=$SECONDS
 while :; do
   c1=$(count 1); c2=$(count 2)
   echo "$(awk -v a="$T0" -v b="$(now)" 'BEGIN{printf "%.2f", b - a}') ${c1:-0} ${c2:-0}" >> "$OUT/progress.txt"
-  [ "${c1:-0}" -ge "$N" ] && [ "${c2:-0}" -ge "$N" ] && break
+  [ "${c1:-0}" -ge "$N" ] && { [ "${c2:-0}" -ge "$N" ] || [ -n "${NOSYNC:-}" ]; } && break
+  [ -n "${NOSYNC:-}" ] && ! kill -0 "$G" 2>/dev/null && break
   # Stop when the backup has not grown for 10 s after the generator ended (or 300 s in all).
   if [ "${c2:-0}" != "$last" ] || kill -0 "$G" 2>/dev/null; then since=$SECONDS; fi
   [ $((SECONDS - since)) -ge 10 ] && break
@@ -131,6 +141,8 @@ awk -v n="$N" -v pps="$PPS" -v la="$(cut -d' ' -f1-3 /proc/loadavg)" '
   $2 - $3 > lag { lag = $2 - $3 }          # the backup behind the master (entries)
   { mm = $2; b = $3 }
   END {
-    printf "result: n=%d pps=%d master=%d backup=%d master_first=%.2fs master_complete=%s backup_first=%.2fs backup_last=%.2fs rate=%.0f entries/s max_lag=%d loadavg=%s\n",
-      n, pps, mm, b, f1, (m != "" ? sprintf("%.2fs", m) : "never"), f, l, (l > f ? (b - bf) / (l - f) : 0), lag, la
+    # master_missed: datagrams that created no entry on the master (with PASSES=1: the data
+    # plane'"'"'s loss, every datagram being a new pair).
+    printf "result: n=%d pps=%d master=%d backup=%d master_missed=%.2f%% master_first=%.2fs master_complete=%s backup_first=%.2fs backup_last=%.2fs rate=%.0f entries/s max_lag=%d loadavg=%s\n",
+      n, pps, mm, b, 100 * (n - mm) / n, f1, (m != "" ? sprintf("%.2fs", m) : "never"), f, l, (l > f ? (b - bf) / (l - f) : 0), lag, la
   }' "$OUT/progress.txt"

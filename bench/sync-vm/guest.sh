@@ -5,7 +5,7 @@
 #   MODE builtin: lvsd run -C --dataplane builtin on both (lvs_sync_daemon eth0: lvsd's own
 #                 master and backup), lvsd.conf
 # The client sends one UDP datagram from each of N (address, port) pairs to the VIP through dir1
-# (udpgen; PPS > 0 paces it at PPS datagrams/s); the table sizes of both directors are sampled
+# (udpgen --pairs; PPS > 0 paces it at PPS datagrams/s); the table sizes of both directors are sampled
 # about every second into progress-MODE.txt ("SECONDS MASTER BACKUP"; kernel: connections bound
 # to the real servers, from /proc/net/ip_vs; built-in: the table size from `lvsd status`).
 . /payload/pair.sh
@@ -34,7 +34,7 @@ else
 fi
 echo "mode=$MODE n=$N pps=$PPS dir1=$(count 1) dir2=$(count 2)"
 T0=$(wall)
-UDPGEN_PPS=$PPS nsenter --net=/run/netns/cli /usr/local/bin/udpgen "$VIP:53" "$N" 10.0.0.100 10.0.0.101 10.0.0.102 2> $R/gen.txt &
+UDPGEN_PPS=$PPS nsenter --net=/run/netns/cli /usr/local/bin/udpgen --pairs "$VIP:53" "$N" 10.0.0.100 10.0.0.101 10.0.0.102 2> $R/gen.txt &
 GEN=$!
 : > "$OUT/progress-$MODE.txt"
 last=-1 same=0

@@ -12,8 +12,8 @@ N="${1:-100000}"
 T="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [ -z "${LVSD_BIN:-}" ]; then (cd "$ROOT" && cargo build -q --release -p lvsd); fi
 BIN="${LVSD_BIN:-$T/release/lvsd}"
-(cd "$HERE/udpgen" && CARGO_TARGET_DIR="$T/udpgen" cargo build -q --release)
-GEN="$T/udpgen/release/udpgen"
+(cd "$ROOT" && cargo build -q --release -p lvs-dataplane --example udpgen)
+GEN="$T/release/examples/udpgen"
 for mode in ${MODES:-kernel builtin}; do
   out="${TMPDIR:-/tmp}/lvsd-sync-vm-$mode"; rm -rf "$out"
   "$ROOT/tests/vm/vm-run.sh" --bin "$BIN" --bin "$GEN" --script "$HERE/guest.sh" --arg "$mode" --arg "$N" --arg "${PPS:-0}" \
