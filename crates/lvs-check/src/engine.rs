@@ -25,7 +25,7 @@
 //!   order of operations (the sorry server is added before the last real server leaves).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -226,9 +226,12 @@ impl Probe {
 
 #[derive(Debug)]
 struct Rs {
+    /// Its configuration (without `checkers`: those are `probes`).
     cfg: RealServerCfg,
     probes: Vec<ProbeId>,
     alive: bool,
+    /// What this real server adds to `Vs::alive_weight` (its weight while alive, else 0).
+    contrib: u64,
 }
 
 #[derive(Debug)]
@@ -238,6 +241,11 @@ struct Vs {
     suspended: bool,
     quorum_up: bool,
     published: BTreeMap<SocketAddr, u32>,
+    /// Σ weights of alive real servers (kept by `eval_vs` and `eval_rs`).
+    alive_weight: u64,
+    /// Real servers and the sorry server have distinct addresses, so one real server's
+    /// change touches only its own destination (`eval_rs` may update it alone).
+    distinct_dests: bool,
 }
 
 /// Status of one checker, for `lvsd status`.
@@ -602,10 +610,10 @@ impl Engine {
             });
         }
         if changed_state || old_weight != p.dyn_weight {
-            let mut vss: Vec<usize> = p.consumers.iter().map(|&(v, _)| v).collect();
-            vss.dedup();
-            for v in vss {
-                self.eval_vs(v);
+            // Only the real servers that use this probe: O(1) each, not O(virtual server).
+            let consumers = p.consumers.clone();
+            for (v, r) in consumers {
+                self.eval_rs(v, r);
             }
         }
     }
@@ -689,6 +697,11 @@ impl Engine {
         old_probes: &mut HashMap<(ProbeSpec, Timing), (ProbeId, Probe)>,
         now: Instant,
     ) -> Vs {
+        // A real server that keeps its address keeps `alive` (the first of duplicates).
+        let mut prev_alive: HashMap<SocketAddr, bool> = HashMap::new();
+        for r in prev.iter().flat_map(|v| v.rs.iter()) {
+            prev_alive.entry(r.cfg.dest).or_insert(r.alive);
+        }
         let mut rs_list = Vec::with_capacity(vcfg.real_servers.len());
         for (ri, rcfg) in vcfg.real_servers.iter().enumerate() {
             let mut ids = Vec::with_capacity(rcfg.checkers.len());
@@ -728,16 +741,24 @@ impl Engine {
                 ids.push(id);
             }
             let alive_now = ids.iter().all(|id| self.probes[id].is_up);
-            let alive = prev
-                .as_ref()
-                .and_then(|v| v.rs.iter().find(|r| r.cfg.dest == rcfg.dest))
-                .map_or(alive_now, |r| r.alive);
+            let alive = prev_alive.get(&rcfg.dest).copied().unwrap_or(alive_now);
             rs_list.push(Rs {
-                cfg: rcfg.clone(),
+                cfg: RealServerCfg {
+                    dest: rcfg.dest,
+                    weight: rcfg.weight,
+                    inhibit_on_failure: rcfg.inhibit_on_failure,
+                    notify_up: rcfg.notify_up.clone(),
+                    notify_down: rcfg.notify_down.clone(),
+                    checkers: Vec::new(),
+                },
                 probes: ids,
                 alive,
+                contrib: 0,
             });
         }
+        let mut dests = HashSet::with_capacity(rs_list.len() + 1);
+        let distinct_dests = rs_list.iter().all(|r| dests.insert(r.cfg.dest))
+            && vcfg.sorry_server.is_none_or(|s| dests.insert(s));
         let mut cfg_no_rs = vcfg;
         cfg_no_rs.real_servers.clear();
         let (suspended, quorum_up, published) = match prev {
@@ -754,6 +775,8 @@ impl Engine {
             suspended,
             quorum_up,
             published,
+            alive_weight: 0,
+            distinct_dests,
         }
     }
 
@@ -804,6 +827,8 @@ impl Engine {
                 suspended: false,
                 quorum_up: true,
                 published: BTreeMap::new(),
+                alive_weight: 0,
+                distinct_dests: true,
             };
             let v = std::mem::replace(&mut self.vs[*i], placeholder);
             for id in v.rs.iter().flat_map(|r| r.probes.iter()) {
@@ -837,6 +862,96 @@ impl Engine {
         true
     }
 
+    /// The weight a real server takes when up: the first `misc_dynamic` / dynamic FILE_CHECK
+    /// weight of its probes, else the configured one.
+    fn rs_weight(probes: &IdMap<Probe>, rs: &Rs) -> u32 {
+        rs.probes
+            .iter()
+            .find_map(|id| probes[id].dyn_weight)
+            .unwrap_or(rs.cfg.weight)
+    }
+
+    /// Quorum with hysteresis from `alive_weight` (notifies on a change).
+    fn update_quorum(vs: &mut Vs, key: &VsKey, actions: &mut VecDeque<Action>) {
+        let sum = vs.alive_weight;
+        let q = vs.cfg.quorum;
+        let h = vs.cfg.hysteresis;
+        if !vs.quorum_up && sum >= q + h && sum > 0 {
+            vs.quorum_up = true;
+            actions.push_back(Action::Notify {
+                event: NotifyEvent::QuorumUp,
+                vs: key.clone(),
+                dest: None,
+                script: vs.cfg.quorum_up.clone(),
+            });
+        } else if vs.quorum_up && (sum == 0 || sum < q.saturating_sub(h)) {
+            vs.quorum_up = false;
+            actions.push_back(Action::Notify {
+                event: NotifyEvent::QuorumDown,
+                vs: key.clone(),
+                dest: None,
+                script: vs.cfg.quorum_down.clone(),
+            });
+        }
+    }
+
+    /// Recomputes one real server after a probe of its changed: liveness (notify on change),
+    /// the virtual server's alive weight and quorum, and that one destination — what
+    /// [`Engine::eval_vs`] would do, at O(1) instead of O(real servers). The whole virtual
+    /// server is recomputed when the sorry server comes or goes (quorum flip) or when
+    /// destinations are not distinct.
+    fn eval_rs(&mut self, vi: usize, ri: usize) {
+        if !self.vs[vi].distinct_dests {
+            return self.eval_vs(vi);
+        }
+        let vs = &mut self.vs[vi];
+        let key = vs.cfg.key.clone();
+        let rs = &mut vs.rs[ri];
+        let alive = rs.probes.iter().all(|id| self.probes[id].is_up);
+        if alive != rs.alive {
+            rs.alive = alive;
+            let (event, script) = if alive {
+                (NotifyEvent::RsUp, rs.cfg.notify_up.clone())
+            } else {
+                (NotifyEvent::RsDown, rs.cfg.notify_down.clone())
+            };
+            self.actions.push_back(Action::Notify {
+                event,
+                vs: key.clone(),
+                dest: Some(rs.cfg.dest),
+                script,
+            });
+        }
+        let w = Self::rs_weight(&self.probes, rs);
+        let contrib = if alive { u64::from(w) } else { 0 };
+        let (old, dest, inhibit) = (rs.contrib, rs.cfg.dest, rs.cfg.inhibit_on_failure);
+        rs.contrib = contrib;
+        vs.alive_weight = vs.alive_weight - old + contrib;
+        let sorry_was = vs.cfg.sorry_server.is_some() && !vs.quorum_up;
+        Self::update_quorum(vs, &key, &mut self.actions);
+        let sorry_active = vs.cfg.sorry_server.is_some() && !vs.quorum_up;
+        if sorry_active != sorry_was {
+            return self.eval_vs(vi);
+        }
+        let desired = if sorry_active || !alive {
+            inhibit.then_some(0)
+        } else {
+            Some(w)
+        };
+        if vs.published.get(&dest).copied() != desired {
+            match desired {
+                Some(w) => vs.published.insert(dest, w),
+                None => vs.published.remove(&dest),
+            };
+            self.actions.push_back(Action::SetWeight {
+                vs: key,
+                dest,
+                weight: desired,
+                sorry: false,
+            });
+        }
+    }
+
     /// Recomputes a virtual server: real-server liveness (notify on change), quorum (with
     /// hysteresis), the sorry server, and the destination diff.
     fn eval_vs(&mut self, vi: usize) {
@@ -859,37 +974,18 @@ impl Engine {
                 });
             }
         }
-        let weight_of = |rs: &Rs| -> u32 {
-            rs.probes
-                .iter()
-                .find_map(|id| self.probes[id].dyn_weight)
-                .unwrap_or(rs.cfg.weight)
-        };
-        let sum: u64 = vs
-            .rs
-            .iter()
-            .filter(|r| r.alive)
-            .map(|r| u64::from(weight_of(r)))
-            .sum();
-        let q = vs.cfg.quorum;
-        let h = vs.cfg.hysteresis;
-        if !vs.quorum_up && sum >= q + h && sum > 0 {
-            vs.quorum_up = true;
-            self.actions.push_back(Action::Notify {
-                event: NotifyEvent::QuorumUp,
-                vs: key.clone(),
-                dest: None,
-                script: vs.cfg.quorum_up.clone(),
-            });
-        } else if vs.quorum_up && (sum == 0 || sum < q.saturating_sub(h)) {
-            vs.quorum_up = false;
-            self.actions.push_back(Action::Notify {
-                event: NotifyEvent::QuorumDown,
-                vs: key.clone(),
-                dest: None,
-                script: vs.cfg.quorum_down.clone(),
-            });
+        let weight_of = |rs: &Rs| -> u32 { Self::rs_weight(&self.probes, rs) };
+        let mut sum = 0;
+        for rs in &mut vs.rs {
+            rs.contrib = if rs.alive {
+                u64::from(weight_of(rs))
+            } else {
+                0
+            };
+            sum += rs.contrib;
         }
+        vs.alive_weight = sum;
+        Self::update_quorum(vs, &key, &mut self.actions);
         let sorry_active = vs.cfg.sorry_server.is_some() && !vs.quorum_up;
         let mut desired: BTreeMap<SocketAddr, u32> = BTreeMap::new();
         for rs in &vs.rs {
@@ -1053,6 +1149,42 @@ impl Engine {
                 .map(|t| now.saturating_duration_since(t).as_secs_f64()),
             stats: p.stats.clone(),
             shared_by: p.consumers.len(),
+        }
+    }
+
+    /// Test check: what the incremental `eval_rs` keeps (alive weights, published sets)
+    /// equals a full recomputation from the probes' states.
+    #[cfg(test)]
+    pub(crate) fn assert_consistent(&self) {
+        for vs in &self.vs {
+            let mut sum = 0;
+            let mut desired = BTreeMap::new();
+            let sorry_active = vs.cfg.sorry_server.is_some() && !vs.quorum_up;
+            for rs in &vs.rs {
+                let alive = rs.probes.iter().all(|id| self.probes[id].is_up);
+                assert_eq!(alive, rs.alive, "{} {}", vs.cfg.key, rs.cfg.dest);
+                let w = Self::rs_weight(&self.probes, rs);
+                if alive {
+                    sum += u64::from(w);
+                }
+                let d = if sorry_active || !alive {
+                    rs.cfg.inhibit_on_failure.then_some(0)
+                } else {
+                    Some(w)
+                };
+                if let Some(d) = d {
+                    desired.insert(rs.cfg.dest, d);
+                }
+            }
+            if let Some(s) = vs.cfg.sorry_server {
+                if sorry_active {
+                    desired.insert(s, 1);
+                } else if vs.cfg.sorry_server_inhibit {
+                    desired.insert(s, 0);
+                }
+            }
+            assert_eq!(sum, vs.alive_weight, "{}", vs.cfg.key);
+            assert_eq!(desired, vs.published, "{}", vs.cfg.key);
         }
     }
 

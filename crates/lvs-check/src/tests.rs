@@ -902,3 +902,103 @@ fn timer_slack_batches_starts_without_firing_early() {
         );
     }
 }
+
+/// Results are applied per real server (`eval_rs`, O(1)) instead of re-evaluating the whole
+/// virtual server: after every step of random up/down/dynamic-weight results — with quorum,
+/// hysteresis, a sorry server, inhibit_on_failure, a probe shared by two virtual servers and a
+/// virtual server with a duplicate destination (the full path) — alive weights and published
+/// sets equal a full recomputation, and every SetWeight is the change of the published set.
+#[test]
+fn incremental_evaluation_matches_full_recomputation() {
+    use rand::{Rng, SeedableRng};
+    let misc = |last: u8| CheckerCfg {
+        spec: ProbeSpec {
+            kind: ProbeKind::MiscCheck(MiscSpec {
+                argv: vec![format!("/bin/check-{last}")],
+                timeout: S(1.0),
+                dynamic: true,
+                user: None,
+            }),
+            target: Target::new(ip(last), 80),
+            connect_timeout: S(1.0),
+        },
+        timing: timing(1.0, 0, 1.0),
+    };
+    let mut a = VirtualServerCfg::new(vs_key(1));
+    a.quorum = 6;
+    a.hysteresis = 2;
+    a.sorry_server = Some(dest(99));
+    for i in 0..8u8 {
+        let mut r = rs(
+            10 + i,
+            1 + u32::from(i % 3),
+            vec![tcp(10 + i, timing(1.0, 0, 1.0), 1.0)],
+        );
+        r.inhibit_on_failure = i % 2 == 0;
+        if i == 3 {
+            r.checkers.push(misc(10 + i));
+        }
+        a.real_servers.push(r);
+    }
+    let mut b = VirtualServerCfg::new(vs_key(2));
+    b.sorry_server = Some(dest(98));
+    b.sorry_server_inhibit = true;
+    // Shares real server 10's probe with the first virtual server.
+    b.real_servers
+        .push(rs(10, 2, vec![tcp(10, timing(1.0, 0, 1.0), 1.0)]));
+    b.real_servers
+        .push(rs(30, 1, vec![tcp(30, timing(1.0, 0, 1.0), 1.0)]));
+    let mut c = VirtualServerCfg::new(vs_key(3));
+    c.real_servers
+        .push(rs(40, 1, vec![tcp(40, timing(1.0, 0, 1.0), 1.0)]));
+    c.real_servers
+        .push(rs(40, 3, vec![tcp(41, timing(1.0, 0, 1.0), 1.0)]));
+    let t0 = Instant::now();
+    let mut e = Engine::new(cfg(vec![a, b, c]), 3, t0);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut published: std::collections::HashMap<(VsKey, SocketAddr), u32> = Default::default();
+    let mut now = t0;
+    for _ in 0..3000 {
+        let mut runs = Vec::new();
+        while let Some(act) = e.poll_action() {
+            match act {
+                Action::StartProbe { run, .. } => runs.push(run),
+                Action::SetWeight {
+                    vs, dest, weight, ..
+                } => {
+                    let before = published.get(&(vs.clone(), dest)).copied();
+                    assert_ne!(before, weight, "SetWeight without a change");
+                    match weight {
+                        Some(w) => published.insert((vs, dest), w),
+                        None => published.remove(&(vs, dest)),
+                    };
+                }
+                _ => {}
+            }
+        }
+        e.assert_consistent();
+        for run in runs {
+            let ok = rng.gen_bool(0.6);
+            let mut r = if ok {
+                ProbeResult::up("ok")
+            } else {
+                ProbeResult::down("no")
+            };
+            if ok && rng.gen_bool(0.3) {
+                r.weight = Some(rng.gen_range(0..5));
+            }
+            e.handle_result(now, run, r);
+            e.assert_consistent();
+        }
+        now += S(0.25);
+        e.handle_timeout(now);
+    }
+    for (i, k) in [vs_key(1), vs_key(2), vs_key(3)].iter().enumerate() {
+        let mine: std::collections::BTreeMap<SocketAddr, u32> = published
+            .iter()
+            .filter(|((v, _), _)| v == k)
+            .map(|((_, d), w)| (*d, *w))
+            .collect();
+        assert_eq!(Some(&mine), e.published(k), "vs {i}");
+    }
+}
