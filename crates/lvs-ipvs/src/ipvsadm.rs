@@ -696,22 +696,28 @@ pub fn conns(entries: &[ConnEntry], r: &dyn Resolver) -> String {
         "state", "source", "virtual"
     );
     for c in entries {
-        let proto = proto_label(c.proto);
-        let lookup = match c.proto {
-            6 | 17 | 132 => c.proto,
-            _ => 0,
-        };
-        let cname = addrport(&c.caddr, c.cport, lookup, r);
-        let vname = addrport(&c.vaddr, c.vport, lookup, r);
-        let dname = addrport(&c.daddr, c.dport, lookup, r);
-        let expire = format!("{:02}:{:02}", c.expires / 60, c.expires % 60);
-        let _ = writeln!(
-            out,
-            "{proto:<3} {expire:<6} {:<11} {cname:<18} {vname:<18} {dname}",
-            c.state
-        );
+        out.push_str(&conn_line(c, r));
+        out.push('\n');
     }
     out
+}
+
+/// One `ipvsadm -Lc[n]` row, without the newline (also the built-in table's `-lnc` lines,
+/// [`crate::ConnView::lnc_line`]).
+pub fn conn_line(c: &ConnEntry, r: &dyn Resolver) -> String {
+    let proto = proto_label(c.proto);
+    let lookup = match c.proto {
+        6 | 17 | 132 => c.proto,
+        _ => 0,
+    };
+    let cname = addrport(&c.caddr, c.cport, lookup, r);
+    let vname = addrport(&c.vaddr, c.vport, lookup, r);
+    let dname = addrport(&c.daddr, c.dport, lookup, r);
+    let expire = format!("{:02}:{:02}", c.expires / 60, c.expires % 60);
+    format!(
+        "{proto:<3} {expire:<6} {:<11} {cname:<18} {vname:<18} {dname}",
+        c.state
+    )
 }
 
 #[cfg(test)]

@@ -88,20 +88,24 @@ impl ConnView {
 
     /// The `ipvsadm -lnc` body line.
     pub fn lnc_line(&self) -> String {
-        let ep = |a: &IpAddr, p: u16| match a {
-            IpAddr::V4(v) => format!("{v}:{p}"),
-            IpAddr::V6(v) => format!("[{v}]:{p}"),
-        };
-        let e = format!("{:02}:{:02}", self.expire_secs / 60, self.expire_secs % 60);
-        format!(
-            "{:<3} {:<6} {:<11} {:<18} {:<18} {}",
-            self.proto,
-            e,
-            self.state,
-            ep(&self.caddr, self.cport),
-            ep(&self.vaddr, self.vport),
-            ep(&self.daddr, self.dport)
-        )
+        crate::ipvsadm::conn_line(&self.conn_entry(), &crate::ipvsadm::NumericOnly)
+    }
+
+    /// The entry as a `/proc/net/ip_vs_conn` row.
+    pub fn conn_entry(&self) -> crate::admin::ConnEntry {
+        crate::admin::ConnEntry {
+            proto: u16::from(self.proto_num),
+            caddr: self.caddr,
+            cport: self.cport,
+            vaddr: self.vaddr,
+            vport: self.vport,
+            daddr: self.daddr,
+            dport: self.dport,
+            state: self.state.clone(),
+            expires: u32::try_from(self.expire_secs).unwrap_or(u32::MAX),
+            pe_name: None,
+            pe_data: None,
+        }
     }
 }
 
