@@ -6,7 +6,9 @@
 //! (VmHWM). Goal: under 200 ms and under 100 MB.
 //!
 //! Then, apart (after the peak RSS is read), the time of lint f
-//! (`lvsd check -f A -f B`) on two such configurations.
+//! (`lvsd check -f A -f B`) on two such configurations, and the daemon's
+//! path: `load` of the same text from a file, in a fresh process of this
+//! binary (min wall time of 3 loads, and that process's peak RSS).
 
 use std::time::{Duration, Instant};
 
@@ -58,6 +60,10 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn main() {
+    if let Some(path) = std::env::var_os(LOAD_ENV) {
+        load_child(std::path::Path::new(&path));
+        return;
+    }
     // `cargo bench` passes "--bench"; `cargo test --benches` passes nothing
     // else useful: one quick run then.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -107,5 +113,45 @@ fn main() {
         "parse_10k: cross-check (lint f) of two such configurations: {:.1} ms, {} findings",
         dt_pair.as_secs_f64() * 1e3,
         pair.len()
+    );
+    drop((a, b, pair));
+    let path = std::env::temp_dir().join(format!("parse_10k-{}.conf", std::process::id()));
+    if std::fs::write(&path, &text).is_ok() {
+        let out = std::env::current_exe().and_then(|exe| {
+            std::process::Command::new(exe)
+                .env(LOAD_ENV, &path)
+                .output()
+        });
+        let _ = std::fs::remove_file(&path);
+        match out {
+            Ok(o) => print!("{}", String::from_utf8_lossy(&o.stdout)),
+            Err(e) => println!("parse_10k: load() from a file: cannot run: {e}"),
+        }
+    }
+}
+
+/// Set (to a config file) in the child that measures `load`.
+const LOAD_ENV: &str = "PARSE_10K_LOAD";
+
+/// The child: `load` the file 3 times; min wall time, CPU time per load
+/// and peak RSS.
+fn load_child(path: &std::path::Path) {
+    let cpu0 = cpu_time();
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let loaded = lvs_config::load(&lvs_config::FsSource, path);
+        best = best.min(t.elapsed());
+        assert_eq!(
+            loaded.map(|l| l.config.virtual_servers.len()).ok(),
+            Some(10_000)
+        );
+    }
+    let cpu = (cpu_time() - cpu0) / 3;
+    println!(
+        "parse_10k: load() from a file (another process): min {:.1} ms over 3 (CPU time {:.0} ms per load); peak RSS {:.1} MB",
+        best.as_secs_f64() * 1e3,
+        cpu.as_secs_f64() * 1e3,
+        peak_rss_kib().unwrap_or(0) as f64 / 1024.0
     );
 }

@@ -250,19 +250,24 @@ impl<'a> Reader<'a> {
         (self.files.len() - 1) as u32
     }
 
-    /// Read the main file. Returns Err(message) if it cannot be read at all.
-    pub(crate) fn read_main(&mut self, path: &Path, sink: &mut Sink) -> Result<(), String> {
+    /// Read the main file, whose bytes the caller read from the source
+    /// (`bytes`: the words are slices of its text, which must live as long
+    /// as the load; nothing is copied).
+    pub(crate) fn read_main_bytes(&mut self, path: &Path, bytes: &'a [u8], sink: &mut Sink) {
         let id = self.add_file(path);
-        let bytes = self
-            .src
-            .read(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        // The words are slices of the text: it lives as long as the load.
-        let bytes: &'a [u8] = self.bump.alloc_slice_copy(&bytes);
         self.check_mode(path, id, sink);
         self.stack.push(path.to_path_buf());
         self.read_text(id, bytes, sink);
         self.stack.pop();
+    }
+
+    /// Read the main file from the source (its bytes copied to the arena).
+    /// Returns Err(message) if it cannot be read at all.
+    #[cfg(test)]
+    pub(crate) fn read_main(&mut self, path: &Path, sink: &mut Sink) -> Result<(), String> {
+        let bytes = self.src.read(path).map_err(|e| unreadable(path, &e))?;
+        let bytes: &'a [u8] = self.bump.alloc_slice_copy(&bytes);
+        self.read_main_bytes(path, bytes, sink);
         Ok(())
     }
 
@@ -1228,6 +1233,11 @@ impl<'a> Reader<'a> {
         let start = first_end?;
         text.get(start..end).map(|s| s.trim_matches(is_space))
     }
+}
+
+/// The message when the main file cannot be read.
+pub(crate) fn unreadable(path: &Path, e: &std::io::Error) -> String {
+    format!("cannot read {}: {e}", path.display())
 }
 
 /// Lexical normalization: drop `.` components and resolve `..`.

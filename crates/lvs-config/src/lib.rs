@@ -98,10 +98,13 @@ pub fn load_with(source: &dyn Source, path: &Path, opts: &LoadOptions) -> Result
     let bump = bumpalo::Bump::new();
     // Every question asked of the source is recorded for `reload`.
     let rec = reload::Recorder::new(source);
-    let mut reader = lexer::Reader::new(&rec, &bump, read_options(&rec, opts));
-    reader
-        .read_main(path, &mut sink)
-        .map_err(Error::Unreadable)?;
+    let read_opts = read_options(&rec, opts);
+    // The main file's text outlives the reader: its words borrow it.
+    let text = rec
+        .read(path)
+        .map_err(|e| Error::Unreadable(lexer::unreadable(path, &e)))?;
+    let mut reader = lexer::Reader::new(&rec, &bump, read_opts);
+    reader.read_main_bytes(path, &text, &mut sink);
     Ok(finish_with(reader, &bump, sink, Some((&rec, path, opts))))
 }
 
