@@ -133,13 +133,14 @@ pub fn reload(prev: &Loaded, source: &dyn Source) -> Result<Reload, Error> {
     };
     let full = || crate::load_with(source, &b.main, &b.opts).map(|l| Reload::Full(Box::new(l)));
     // Replay every question the previous load asked.
-    let mut changed: Vec<(usize, Arc<[u8]>)> = Vec::new();
+    let mut changed: Vec<(usize, Bytes, usize)> = Vec::new();
     for (i, c) in b.calls.iter().enumerate() {
         let same = match c {
             Call::Read(p, r) => match (r, source.read(p)) {
                 (Ok(old), Ok(new)) => {
-                    if **old != *new {
-                        changed.push((i, Arc::from(new)));
+                    let pre = common_prefix(old, &new);
+                    if pre < old.len().max(new.len()) {
+                        changed.push((i, Arc::new(new), pre));
                     }
                     true
                 }
@@ -165,7 +166,7 @@ pub fn reload(prev: &Loaded, source: &dyn Source) -> Result<Reload, Error> {
 }
 
 /// The fast path; None = not applicable (a full load decides).
-fn patch(prev: &Loaded, b: &Inner, changed: &[(usize, Arc<[u8]>)]) -> Option<Patch> {
+fn patch(prev: &Loaded, b: &Inner, changed: &[(usize, Bytes, usize)]) -> Option<Patch> {
     if b.unknown_blocks || b.reads_twice {
         return None;
     }
@@ -191,26 +192,34 @@ fn patch(prev: &Loaded, b: &Inner, changed: &[(usize, Arc<[u8]>)]) -> Option<Pat
         None => (1, 0, 0),
     };
     let mut new_calls = b.calls.clone();
-    let mut new_blocks = b.blocks.clone();
     let mut runs: Vec<Run> = Vec::new();
-    for (ci, new) in changed {
+    for (ci, new_bytes, pre) in changed {
         let Call::Read(path, Ok(old)) = &b.calls[*ci] else {
             return None;
         };
         let file = prev.files.iter().position(|f| f == path)? as u32;
-        let (old, new) = (&old[..], &new[..]);
-        let pre = common_prefix(old, new);
+        let (old, new, pre) = (&old[..], &new_bytes[..], *pre);
         let suf = common_suffix(&old[pre..], &new[pre..]);
         let (old_end, new_end) = (old.len() - suf, new.len() - suf);
-        // The run of blocks of this file holding the changed bytes.
-        let in_file: Vec<usize> = (0..b.blocks.len())
-            .filter(|&i| b.blocks[i].file == file)
-            .collect();
-        let k = *in_file.iter().rev().find(|&&i| b.blocks[i].start <= pre)?;
-        let m = *in_file
-            .iter()
-            .find(|&&i| i >= k && b.blocks[i].end >= old_end)?;
-        let (bk, bm) = (&b.blocks[k], &b.blocks[m]);
+        // The run of blocks of this file holding the changed bytes: the last block starting
+        // at or before the first change, to the first one ending at or after the last.
+        let (k, m) = if b.by_file {
+            let bl = &b.blocks;
+            let lo = bl.partition_point(|x| x.file < file);
+            let hi = bl.partition_point(|x| x.file <= file);
+            let k = (lo + bl[lo..hi].partition_point(|x| x.start <= pre)).checked_sub(1)?;
+            if k < lo {
+                return None;
+            }
+            let m = k + bl[k..hi].partition_point(|x| x.end < old_end);
+            (k, m)
+        } else {
+            let in_file = || (0..b.blocks.len()).filter(|&i| b.blocks[i].file == file);
+            let k = in_file().rfind(|&i| b.blocks[i].start <= pre)?;
+            let m = in_file().find(|&i| i >= k && b.blocks[i].end >= old_end)?;
+            (k, m)
+        };
+        let (bk, bm) = (b.blocks.get(k)?, b.blocks.get(m)?);
         if bk.start > pre || bm.end < old_end || m < k {
             return None;
         }
@@ -269,7 +278,7 @@ fn patch(prev: &Loaded, b: &Inner, changed: &[(usize, Arc<[u8]>)]) -> Option<Pat
         let Call::Read(_, r) = &mut new_calls[*ci] else {
             unreachable!("a read");
         };
-        *r = Ok(new.into());
+        *r = Ok(new_bytes.clone());
     }
     runs.sort_by_key(|r| r.blocks.start);
     if runs.windows(2).any(|w| w[0].blocks.end > w[1].blocks.start) {
@@ -301,13 +310,16 @@ fn patch(prev: &Loaded, b: &Inner, changed: &[(usize, Arc<[u8]>)]) -> Option<Pat
         return None;
     }
     // The block index of the new text.
-    let mut out_blocks = Vec::with_capacity(new_blocks.len());
+    let mut out_blocks = Vec::with_capacity(b.blocks.len());
     let mut vs_delta = 0isize;
     let mut next = 0;
     for r in &runs {
-        for o in &new_blocks[next..r.blocks.start] {
-            out_blocks.push(shifted(o, vs_delta, &runs));
-        }
+        push_shifted(
+            &mut out_blocks,
+            &b.blocks[next..r.blocks.start],
+            vs_delta,
+            &runs,
+        );
         let base_vs = (r.vs.start as isize + vs_delta) as usize;
         let mut j = 0;
         for nb in &r.parsed.blocks {
@@ -321,10 +333,7 @@ fn patch(prev: &Loaded, b: &Inner, changed: &[(usize, Arc<[u8]>)]) -> Option<Pat
         vs_delta += r.parsed.vss.len() as isize - r.vs.len() as isize;
         next = r.blocks.end;
     }
-    for o in &new_blocks[next..] {
-        out_blocks.push(shifted(o, vs_delta, &runs));
-    }
-    new_blocks = out_blocks;
+    push_shifted(&mut out_blocks, &b.blocks[next..], vs_delta, &runs);
     let splices = runs
         .iter()
         .map(|r| (r.vs.clone(), r.parsed.vss.clone()))
@@ -336,7 +345,8 @@ fn patch(prev: &Loaded, b: &Inner, changed: &[(usize, Arc<[u8]>)]) -> Option<Pat
             main: b.main.clone(),
             opts: b.opts.clone(),
             calls: new_calls,
-            blocks: new_blocks,
+            blocks: out_blocks,
+            by_file: b.by_file,
             unknown_blocks: false,
             reads_twice: false,
             lines,
@@ -344,19 +354,24 @@ fn patch(prev: &Loaded, b: &Inner, changed: &[(usize, Arc<[u8]>)]) -> Option<Pat
     })
 }
 
-/// A block after the runs: byte offsets move with the size change of a run
-/// before it in the same file; model indices with the runs' count changes.
-fn shifted(o: &Block, vs_delta: isize, runs: &[Run]) -> Block {
-    let mut o = o.clone();
-    for r in runs {
-        let (f, end, d) = r.file_delta;
-        if o.file == f && o.start >= end {
-            o.start = (o.start as isize + d) as usize;
-            o.end = (o.end as isize + d) as usize;
-        }
+/// Blocks outside the runs: byte offsets move with the size change of a run
+/// before them in the same file; model indices with the runs' count changes.
+fn push_shifted(out: &mut Vec<Block>, src: &[Block], vs_delta: isize, runs: &[Run]) {
+    let from = out.len();
+    out.extend_from_slice(src);
+    if vs_delta == 0 && runs.iter().all(|r| r.file_delta.2 == 0) {
+        return;
     }
-    o.vs_before = (o.vs_before as isize + vs_delta) as usize;
-    o
+    for o in &mut out[from..] {
+        for r in runs {
+            let (f, end, d) = r.file_delta;
+            if o.file == f && o.start >= end {
+                o.start = (o.start as isize + d) as usize;
+                o.end = (o.end as isize + d) as usize;
+            }
+        }
+        o.vs_before = (o.vs_before as isize + vs_delta) as usize;
+    }
 }
 
 struct Run {
@@ -565,6 +580,8 @@ struct Inner {
     calls: Vec<Call>,
     /// Top-level `virtual_server` blocks in reading order.
     blocks: Vec<Block>,
+    /// `blocks` is also in (file, offset) order (no include between blocks of a file).
+    by_file: bool,
     /// The load had an unknown block (lint d's cascade reaches across blocks).
     unknown_blocks: bool,
     /// Some file was read twice (its lines appear twice).
@@ -573,9 +590,12 @@ struct Inner {
     lines: usize,
 }
 
+/// A file's bytes, shared between loads.
+type Bytes = Arc<Vec<u8>>;
+
 #[derive(Clone)]
 enum Call {
-    Read(PathBuf, Result<Arc<[u8]>, String>),
+    Read(PathBuf, Result<Bytes, String>),
     Meta(PathBuf, Result<FileMeta, String>),
     Glob(String, Result<Vec<PathBuf>, String>),
     Hostname(Option<String>),
@@ -757,11 +777,15 @@ impl<'s> Recorder<'s> {
                 j += 1;
             }
         }
+        let by_file = blocks
+            .windows(2)
+            .all(|w| (w[0].file, w[0].start) < (w[1].file, w[1].start));
         Base(Some(Arc::new(Inner {
             main: main.to_path_buf(),
             opts: opts.clone(),
             calls,
             blocks,
+            by_file,
             unknown_blocks,
             reads_twice,
             lines,
@@ -780,7 +804,7 @@ impl Source for Recorder<'_> {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let r = self.inner.read(path);
         let rec = match &r {
-            Ok(b) => Ok(Arc::from(&b[..])),
+            Ok(b) => Ok(Arc::new(b.clone())),
             Err(e) => Err(e.to_string()),
         };
         self.calls
@@ -892,21 +916,25 @@ mod tests {
         }
         let n = 1 + r.below(6);
         let mut i = 0;
+        // The include in the middle (blocks of the two files interleave) or at the end.
+        let inc = r.below(2) == 0;
+        let inc_at = if r.below(2) == 0 { r.below(n) } else { n };
         while i < n {
+            if inc && i == inc_at {
+                main.push_str("include vs2.conf\n");
+            }
             vs_text(&mut r, i, &mut main);
             i += 1;
             if r.below(4) == 0 {
                 main.push_str("\nvrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n    virtual_router_id 51\n    priority 100\n    virtual_ipaddress {\n        192.0.2.1\n    }\n}\n");
             }
         }
-        let inc = r.below(2) == 0;
-        if inc {
+        if inc && inc_at == n {
             main.push_str("include vs2.conf\n");
         }
         let mut second = String::new();
-        for _ in 0..1 + r.below(3) {
-            vs_text(&mut r, i, &mut second);
-            i += 1;
+        for k in 0..1 + r.below(3) {
+            vs_text(&mut r, i + 100 + k, &mut second);
         }
         if !inc {
             second.clear();
@@ -1064,6 +1092,29 @@ mod tests {
     }
 
     #[test]
+    fn both_files_of_an_include_in_the_middle_patch() {
+        let (a, b) = TEXT.split_at(TEXT.find("virtual_server 10.0.0.2").unwrap());
+        let main = format!("{a}include vs2.conf\n{b}");
+        let second =
+            "virtual_server 10.0.9.1 80 {\n  real_server 10.1.9.1 80 {\n    weight 1\n  }\n}\n";
+        let prev = load(&fs(&main, second), Path::new(MAIN)).expect("loads");
+        // After the include in the main file, and in the included file, in one reload.
+        let main2 = main.replacen(
+            "10.1.0.4 80 {\n    weight 1",
+            "10.1.0.4 80 {\n    weight 22",
+            1,
+        );
+        let second2 = second.replacen("weight 1", "weight 333", 1);
+        let Reload::Partial(p) = reload(&prev, &fs(&main2, &second2)).expect("reloads") else {
+            panic!("not partial")
+        };
+        assert_eq!(p.changes().len(), 2);
+        let (l, how) = check(&prev, &fs(&main2, &second2));
+        assert_eq!(how, "partial");
+        assert_eq!(check(&l, &fs(&main, &second2)).1, "partial");
+    }
+
+    #[test]
     fn what_falls_back_to_a_full_load() {
         // A line more (every later span moves).
         assert_eq!(
@@ -1139,5 +1190,83 @@ mod tests {
     fn base_is_send_and_sync() {
         fn f<T: Send + Sync>() {}
         f::<Loaded>();
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::{load, FsSource};
+
+    /// Phase timings of a one-weight reload of bench/ipvs-apply's 10,000 × 4 configuration
+    /// (`cargo test --release -p lvs-config reload_timing -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn reload_timing() {
+        let dir = std::env::temp_dir().join(format!("lvs-reload-timing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let main = dir.join("bench.conf");
+        let mut t = String::from("global_defs {\n  router_id bench\n}\n");
+        for i in 0..10000 {
+            t.push_str(&format!("virtual_server 10.1.{}.{} 80 {{\n  delay_loop 60\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n", i / 200, i % 200 + 1));
+            for j in 0..4 {
+                let n = i * 4 + j;
+                t.push_str(&format!(
+                    "  real_server 10.{}.{}.{} 80 {{\n    weight 1\n  }}\n",
+                    2 + n / 50000,
+                    n / 200 % 250,
+                    n % 200 + 1
+                ));
+            }
+            t.push_str("}\n");
+        }
+        std::fs::write(&main, &t).unwrap();
+        let t0 = std::time::Instant::now();
+        let l = load(&FsSource, &main).unwrap();
+        eprintln!("full load {:?}", t0.elapsed());
+        let w = t.replacen(
+            "10.2.100.1 80 {\n    weight 1",
+            "10.2.100.1 80 {\n    weight 3",
+            1,
+        );
+        std::fs::write(&main, &w).unwrap();
+        for _ in 0..3 {
+            let t0 = std::time::Instant::now();
+            let _ = std::fs::read(&main).unwrap();
+            let t1 = std::time::Instant::now();
+            let r = reload(&l, &FsSource).unwrap();
+            let t2 = std::time::Instant::now();
+            let mut l2 = l.clone();
+            let t3 = std::time::Instant::now();
+            if let Reload::Partial(p) = r {
+                l2.apply(p);
+            } else {
+                panic!("not partial");
+            }
+            let b = l.base.0.as_deref().unwrap();
+            let new: Bytes = Arc::new(std::fs::read(&main).unwrap());
+            let t4 = std::time::Instant::now();
+            let ci = b
+                .calls
+                .iter()
+                .position(|c| matches!(c, Call::Read(..)))
+                .unwrap();
+            let Call::Read(_, Ok(old)) = &b.calls[ci] else {
+                panic!()
+            };
+            let pre = common_prefix(old, &new);
+            let p = patch(&l, b, &[(ci, new, pre)]).unwrap();
+            let t5 = std::time::Instant::now();
+            drop(p);
+            eprintln!(
+                "read {:?} reload {:?} (clone {:?}) apply {:?} patch {:?}",
+                t1 - t0,
+                t2 - t1,
+                t3 - t2,
+                t3.elapsed(),
+                t5 - t4
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
