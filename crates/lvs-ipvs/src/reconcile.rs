@@ -197,16 +197,13 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
     let mut adopted_services = 0;
     let mut adopted_dests = 0;
 
-    let empty = Actual {
-        timeouts: actual.timeouts,
-        daemons: actual.daemons.clone(),
-        ..Actual::default()
-    };
+    let no_services = Vec::new();
+    let not_owned = Ownership::default();
     let (actual_svcs, prev_owned) = if desired.flush {
         ops.push(Op::Flush);
-        (&empty.services, Ownership::default())
+        (&no_services, &not_owned)
     } else {
-        (&actual.services, owned.clone())
+        (&actual.services, owned)
     };
 
     // Timeouts.
@@ -243,13 +240,17 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
     // Services and destinations.
     let by_key: HashMap<ServiceKey, &(ServiceEntry, Vec<DestEntry>)> =
         actual_svcs.iter().map(|s| (s.0.service.key, s)).collect();
-    let mut wanted_keys = std::collections::HashSet::new();
+    let mut wanted_keys = std::collections::HashSet::with_capacity(desired.services.len());
+    // Owned destinations, collected and put in order once (tens of thousands at a cold start).
+    let mut own_dests: Vec<(OwnedKey, OwnedDest)> = Vec::new();
+    let mut own_services: Vec<OwnedKey> = Vec::with_capacity(desired.services.len());
     for (svc, dests) in &desired.services {
         let k = svc.key;
         if !wanted_keys.insert(k) {
             continue; // duplicate in config: the first wins
         }
-        own.services.insert(okey(&k));
+        let ok = okey(&k);
+        own_services.push(ok.clone());
         let have = by_key.get(&k);
         match have {
             None => ops.push(Op::AddService(svc.clone())),
@@ -261,12 +262,13 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
         let have_dests: HashMap<DestKey, &DestEntry> = have
             .map(|(_, ds)| ds.iter().map(|d| (d.dest.key(), d)).collect())
             .unwrap_or_default();
-        let want_keys: BTreeSet<DestKey> = dests.iter().map(Dest::key).collect();
         // Stale owned dests go first (frees capacity, keeps the add order clean).
         if let Some((_, ds)) = have {
+            let want_keys: BTreeSet<DestKey> = dests.iter().map(Dest::key).collect();
             for d in ds {
                 let dk = d.dest.key();
-                if !want_keys.contains(&dk) && prev_owned.dests.contains(&(okey(&k), odest(&dk))) {
+                if !want_keys.contains(&dk) && prev_owned.dests.contains(&(ok.clone(), odest(&dk)))
+                {
                     ops.push(Op::DelDest {
                         service: k,
                         dest: dk,
@@ -274,13 +276,13 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
                 }
             }
         }
-        let mut seen = BTreeSet::new();
+        let mut seen = Seen::default();
         for d in dests {
             let dk = d.key();
             if !seen.insert(dk) {
                 continue;
             }
-            own.dests.insert((okey(&k), odest(&dk)));
+            own_dests.push((ok.clone(), odest(&dk)));
             match have_dests.get(&dk) {
                 None => ops.push(Op::AddDest {
                     service: k,
@@ -294,6 +296,8 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
             }
         }
     }
+    own.services = own_services.into_iter().collect();
+    own.dests = own_dests.into_iter().collect();
     // Owned services no longer wanted.
     for (se, _) in actual_svcs {
         let k = se.service.key;
@@ -333,6 +337,30 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
         ownership: own,
         adopted_services,
         adopted_dests,
+    }
+}
+
+/// Keys already seen in one service's destination list: a short list searched in place, a set
+/// beyond that.
+#[derive(Default)]
+struct Seen {
+    few: Vec<DestKey>,
+    many: Option<std::collections::HashSet<DestKey>>,
+}
+
+impl Seen {
+    fn insert(&mut self, k: DestKey) -> bool {
+        if let Some(m) = &mut self.many {
+            return m.insert(k);
+        }
+        if self.few.contains(&k) {
+            return false;
+        }
+        self.few.push(k);
+        if self.few.len() > 16 {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
     }
 }
 
