@@ -346,7 +346,9 @@ async fn run(cfg: SyncDaemonCfg, vrrp: Option<VrrpHandle>, engine: mpsc::Sender<
                                 match to_tokio(lvs_sys::sync::open_backup(&sock_cfg(&cfg, BACKUP_RCVBUF))) {
                                     Ok(sock) => {
                                         info!(syncid = cfg.syncid, "sync backup started");
-                                        backup = Some(Backup { sock, proc: SyncBackup::new(cfg.backup_cfg()) });
+                                        // Installed entries count as at the threshold (`in_pkts`).
+                                        let bcfg = lvs_sync::BackupCfg { sync_threshold: params.sync_threshold, ..cfg.backup_cfg() };
+                                        backup = Some(Backup { sock, proc: SyncBackup::new(bcfg) });
                                     }
                                     Err(e) => warn!(error = %e, "sync backup not started"),
                                 }
