@@ -4,15 +4,36 @@
 # backup, with lvsd or keepalived as the backup, on one bridge in network
 # namespaces. The master is always keepalived 2.2.7 (priority 150).
 #
-#   LVSD="target/debug/lvsd run -P -n -l" RUNS=20 bench/failover/run.sh [v2|v3]...
+#   RUNS=20 bench/failover/run.sh [v2|v3]...
+#
+# The lvsd under test is a release build (`cargo build --release -p lvsd`, run
+# here unless LVSD is given; honours CARGO_TARGET_DIR); PROFILE=debug picks the
+# debug build instead, LVSD="path/to/lvsd run -P -n -l" any binary (or the
+# lvs-sys vrrpd example). IMPLS="lvsd" skips the keepalived backup runs.
 #
 # v2: advert_int 1 (protocol bound 3 × 1 s + (256-100)/256 s = 3.609 s after
 #     the last advert); v3: advert_int 0.1 (3 × 0.1 + 156 × 0.1/256 = 0.361 s).
 # The client pings the VIP every 10 ms; the figure is the first reply after
 # the kill. Prints median and p95 per (version, backup).
+#
+# With lvsd as the backup, also lvsd's own transition work, from its log: each
+# MASTER state line carries advert_us / vips_us / garp_us (µs from the engine
+# call that decides MASTER to the first advert sent, the VIPs configured over
+# rtnetlink, the first gratuitous ARP sent); median / p95 / max over the runs
+# and how many transitions got their first GARP out under 1 ms.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-LVSD=${LVSD:-$ROOT/target/debug/lvsd run -P -n -l}
+PROFILE=${PROFILE:-release}
+if [ -z "${LVSD:-}" ]; then
+  TGT=${CARGO_TARGET_DIR:-$ROOT/target}
+  if [ "$PROFILE" = release ]; then
+    (cd "$ROOT" && cargo build -q --release -p lvsd --bin lvsd) || { echo "cargo build failed"; exit 1; }
+  else
+    (cd "$ROOT" && cargo build -q -p lvsd --bin lvsd) || { echo "cargo build failed"; exit 1; }
+  fi
+  LVSD="$TGT/$PROFILE/lvsd run -P -n -l"
+fi
+IMPLS=${IMPLS:-keepalived lvsd}
 KEEPALIVED=${KEEPALIVED:-$(command -v keepalived)}
 RUNS=${RUNS:-20}
 BASE=f$$
@@ -83,7 +104,13 @@ one_run() { # one_run VERSION BACKUP(lvsd|keepalived) -> prints ms
   sleep 0.3
   kill "$pp" 2>/dev/null; wait "$pp" 2>/dev/null
   kill -TERM "$bp" 2>/dev/null; wait "$bp" 2>/dev/null; wait "$kp" 2>/dev/null
-  rm -f "$W"/*.kpid "$W"/*.vpid "$W"/*.cpid "$W"/*.lpid; cp "$W/ping" /tmp/h5-last-ping 2>/dev/null
+  rm -f "$W"/*.kpid "$W"/*.vpid "$W"/*.cpid "$W"/*.lpid
+  # lvsd's own work on the MASTER transition(s) of this run: "advert vips garp" (µs).
+  [ "$impl" = lvsd ] && sed 's/\x1b\[[0-9;]*m//g' "$W/b.log" | grep 'kind=Instance' | grep 'state=MASTER' |
+    awk '{ a = v = g = "-"
+           for (i = 1; i <= NF; i++) { split($i, kv, "=")
+             if (kv[1] == "advert_us") a = kv[2]; if (kv[1] == "vips_us") v = kv[2]; if (kv[1] == "garp_us") g = kv[2] }
+           print a, v, g }' >> "$W/work"
   # The reply that ends the longest silence after the kill.
   awk -v t0="$t0" '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 + 0
       if (t > t0 && prev != "" && t - prev > gap) { gap = t - prev; end = t }
@@ -93,12 +120,26 @@ one_run() { # one_run VERSION BACKUP(lvsd|keepalived) -> prints ms
 
 stats() { sort -n | awk '{a[NR]=$1} END { if (NR==0) {print "no data"; exit} m=a[int((NR+1)/2)]; p=a[int(NR*0.95+0.999)]; if (p=="") p=a[NR]; printf "n=%d median=%d ms p95=%d ms min=%d max=%d\n", NR, m, p, a[1], a[NR] }'; }
 
+# ustats NAME: median / p95 / max of the µs figures on stdin (and the count under 1 ms).
+ustats() { grep -v '^-$' | sort -n | awk -v n="$1" '{a[NR]=$1} END { if (NR==0) {printf "  %-9s no data\n", n; exit}
+  u=0; for (i=1;i<=NR;i++) if (a[i] < 1000) u++
+  m=a[int((NR+1)/2)]; p=a[int(NR*0.95+0.999)]; if (p=="") p=a[NR]
+  printf "  %-9s n=%d median=%d us p95=%d us max=%d us (<1 ms: %d/%d)\n", n, NR, m, p, a[NR], u, NR }'; }
+
+echo "lvsd: $LVSD; load average at start: $(cat /proc/loadavg)"
 for ver in ${*:-v3 v2}; do
   v=${ver#v}
-  for impl in keepalived lvsd; do
-    : > "$W/res"
+  for impl in $IMPLS; do
+    : > "$W/res"; : > "$W/work"
     for r in $(seq "$RUNS"); do one_run "$v" "$impl" >> "$W/res"; done
     printf 'v%s advert_int %s backup=%-10s ' "$v" "$([ "$v" = 2 ] && echo 1 || echo 0.1)" "$impl"
     stats < "$W/res"
+    if [ "$impl" = lvsd ]; then
+      echo "  lvsd transition work over $(wc -l < "$W/work") MASTER transitions (load average now: $(cut -d' ' -f1-3 /proc/loadavg)):"
+      awk '{print $1}' "$W/work" | ustats advert_us
+      awk '{print $2}' "$W/work" | ustats vips_us
+      awk '{print $3}' "$W/work" | ustats garp_us
+      [ -n "${WORK_OUT:-}" ] && cat "$W/work" >> "$WORK_OUT"
+    fi
   done
 done

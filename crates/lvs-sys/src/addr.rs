@@ -347,6 +347,189 @@ impl Rtnl {
     }
 }
 
+/// What one message of an [`NlBatch`] does (for reading its answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOp {
+    /// `RTM_NEWADDR` (an address already present is not an error).
+    AddAddress,
+    /// `RTM_NEWROUTE` (a route already present is not an error).
+    AddRoute,
+    /// `RTM_NEWRULE` (a rule already present is not an error).
+    AddRule,
+}
+
+/// rtnetlink requests encoded once (when a configuration is loaded) and sent
+/// together by [`Rtnl::send_batch`]: one `sendmsg` for all of them. The
+/// kernel processes a request sent to `NETLINK_ROUTE` inside that call, in
+/// order, one message after the other (`netlink_unicast` → `rtnetlink_rcv` →
+/// `netlink_rcv_skb`), and queues each acknowledgement on the socket: when
+/// `send_batch` returns, every address of the batch is installed, and the
+/// acknowledgements can be read later ([`Rtnl::batch_acks`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NlBatch {
+    buf: Vec<u8>,
+    /// Offset of each message in `buf`, and what it does.
+    msgs: Vec<(usize, BatchOp)>,
+}
+
+/// The acknowledgements a sent batch still owes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "read the acknowledgements with Rtnl::batch_acks"]
+pub struct PendingAcks {
+    first_seq: u32,
+    count: usize,
+}
+
+/// Largest part of a batch sent in one call (well under the socket's send buffer).
+const BATCH_CHUNK: usize = 32 * 1024;
+
+impl NlBatch {
+    fn push(&mut self, ty: u16, op: BatchOp, body: &[u8]) {
+        let flags =
+            (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16;
+        self.msgs.push((self.buf.len(), op));
+        self.buf
+            .extend_from_slice(&((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes());
+        self.buf.extend_from_slice(&ty.to_ne_bytes());
+        self.buf.extend_from_slice(&flags.to_ne_bytes());
+        self.buf.extend_from_slice(&0u32.to_ne_bytes()); // sequence, set when sent
+        self.buf.extend_from_slice(&0u32.to_ne_bytes());
+        self.buf.extend_from_slice(body);
+        while !self.buf.len().is_multiple_of(4) {
+            self.buf.push(0);
+        }
+    }
+
+    /// Append an address add.
+    pub fn add_address(&mut self, spec: &AddrSpec) {
+        self.push(
+            libc::RTM_NEWADDR,
+            BatchOp::AddAddress,
+            &Rtnl::addr_msg(spec),
+        );
+    }
+
+    /// Append a route add (the route's `dev` is resolved now).
+    pub fn add_route(&mut self, r: &crate::route::RouteSpec) -> io::Result<()> {
+        let body = r.msg(false)?;
+        self.push(libc::RTM_NEWROUTE, BatchOp::AddRoute, &body);
+        Ok(())
+    }
+
+    /// Append a rule add.
+    pub fn add_rule(&mut self, r: &crate::route::RuleSpec) {
+        self.push(libc::RTM_NEWRULE, BatchOp::AddRule, &r.msg());
+    }
+
+    /// Number of requests.
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// No request.
+    pub fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+
+    /// What request `i` does.
+    pub fn op(&self, i: usize) -> Option<BatchOp> {
+        self.msgs.get(i).map(|m| m.1)
+    }
+}
+
+impl Rtnl {
+    /// Send every request of `batch` with as few `send` calls as its size
+    /// allows (one below 32 KiB), numbering them; returns at once, the
+    /// requests done (see [`NlBatch`]). Allocates nothing.
+    pub fn send_batch(&mut self, batch: &mut NlBatch) -> io::Result<PendingAcks> {
+        let first_seq = self.seq.wrapping_add(1);
+        for &(off, _) in &batch.msgs {
+            self.seq = self.seq.wrapping_add(1);
+            batch.buf[off + 8..off + 12].copy_from_slice(&self.seq.to_ne_bytes());
+        }
+        let mut start = 0;
+        let mut i = 0;
+        while i < batch.msgs.len() {
+            // The largest run of whole messages from `start` within one chunk (at least one).
+            let mut end_i = i + 1;
+            while end_i < batch.msgs.len() && batch.msgs[end_i].0 - start <= BATCH_CHUNK {
+                end_i += 1;
+            }
+            let end = batch.msgs.get(end_i).map_or(batch.buf.len(), |m| m.0);
+            let part = &batch.buf[start..end];
+            // SAFETY: buffer valid for its length.
+            cvt(unsafe { libc::send(self.fd.as_raw_fd(), part.as_ptr().cast(), part.len(), 0) })?;
+            start = end;
+            i = end_i;
+        }
+        Ok(PendingAcks {
+            first_seq,
+            count: batch.msgs.len(),
+        })
+    }
+
+    /// Read the acknowledgements of a batch sent with [`Self::send_batch`]
+    /// (they are queued already: never blocks); `f(i, result)` for request
+    /// `i`, where an entry already present counts as success. Acks of other
+    /// requests are skipped, so read a batch's acks before any other request
+    /// on this socket.
+    pub fn batch_acks(
+        &mut self,
+        pending: PendingAcks,
+        mut f: impl FnMut(usize, io::Result<()>),
+    ) -> io::Result<()> {
+        let mut left = pending.count;
+        let mut buf = [0u8; 4096];
+        while left > 0 {
+            // SAFETY: buffer valid for its length.
+            let n = cvt(unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            })
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("{left} rtnetlink acknowledgement(s) missing"),
+                    )
+                } else {
+                    e
+                }
+            })?;
+            let mut b = &buf[..n];
+            while b.len() >= NLMSG_HDRLEN {
+                let len = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
+                let ty = u16::from_ne_bytes([b[4], b[5]]);
+                let mseq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
+                if len < NLMSG_HDRLEN || len > b.len() {
+                    break;
+                }
+                let payload = &b[NLMSG_HDRLEN..len];
+                b = &b[((len + 3) & !3).min(b.len())..];
+                let i = mseq.wrapping_sub(pending.first_seq) as usize;
+                if ty as i32 != libc::NLMSG_ERROR || i >= pending.count || payload.len() < 4 {
+                    continue;
+                }
+                let err = i32::from_ne_bytes(payload[0..4].try_into().unwrap());
+                left -= 1;
+                f(
+                    i,
+                    if err == 0 || err == -libc::EEXIST {
+                        Ok(())
+                    } else {
+                        Err(io::Error::from_raw_os_error(-err))
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A link-state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkEvent {
@@ -445,6 +628,76 @@ mod tests {
         assert_eq!(scope_from_str("global"), Some(0));
         assert_eq!(scope_from_str("42"), Some(42));
         assert_eq!(scope_from_str("bogus"), None);
+    }
+
+    /// In a network namespace of its own (this thread only): the batch's
+    /// addresses exist as soon as `send_batch` returns, before any
+    /// acknowledgement is read; errors come back per request.
+    #[test]
+    fn batch_addresses_exist_when_send_returns() {
+        std::thread::spawn(|| {
+            // SAFETY: plain syscall; it moves only this thread to a new namespace.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                let e = io::Error::last_os_error();
+                assert_eq!(e.raw_os_error(), Some(libc::EPERM), "unshare: {e}");
+                eprintln!("skipped: needs root (CLONE_NEWNET)");
+                return;
+            }
+            let spec = |a: &str, ifindex| AddrSpec {
+                ifindex,
+                addr: a.parse().unwrap(),
+                prefix: if a.contains(':') { 128 } else { 32 },
+                brd: None,
+                scope: 0,
+                label: None,
+            };
+            let mut b = NlBatch::default();
+            b.add_address(&spec("10.9.8.7", 1));
+            b.add_address(&spec("fd00::7", 1));
+            b.add_address(&spec("10.9.8.8", 999)); // no such interface
+            b.add_address(&spec("10.9.8.9", 1));
+            assert_eq!(b.len(), 4);
+            let mut nl = Rtnl::open().unwrap();
+            let pending = nl.send_batch(&mut b).unwrap();
+            // Another socket looks before a single ack is read.
+            let mut other = Rtnl::open().unwrap();
+            let v4: Vec<IpAddr> = other
+                .addresses(1, false)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.0)
+                .collect();
+            let v6 = other.addresses(1, true).unwrap();
+            for a in ["10.9.8.7", "10.9.8.9"] {
+                assert!(v4.contains(&a.parse().unwrap()), "{a} not in {v4:?}");
+            }
+            let fd7: IpAddr = "fd00::7".parse().unwrap();
+            let (_, _, flags, _) = *v6.iter().find(|a| a.0 == fd7).expect("fd00::7");
+            assert_eq!(flags & 0x40, 0, "IFA_F_TENTATIVE on a NODAD address");
+            let mut got = Vec::new();
+            nl.batch_acks(pending, |i, r| {
+                got.push((i, r.map_err(|e| e.raw_os_error())))
+            })
+            .unwrap();
+            assert_eq!(
+                got,
+                vec![
+                    (0, Ok(())),
+                    (1, Ok(())),
+                    (2, Err(Some(libc::ENODEV))),
+                    (3, Ok(()))
+                ]
+            );
+            // Sent again: present already is success; the socket is reusable.
+            let pending = nl.send_batch(&mut b).unwrap();
+            let mut ok = 0;
+            nl.batch_acks(pending, |_, r| ok += usize::from(r.is_ok()))
+                .unwrap();
+            assert_eq!(ok, 3);
+            assert!(nl.primary_address(1, false).unwrap().is_some());
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

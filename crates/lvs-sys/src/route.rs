@@ -225,7 +225,7 @@ impl RouteSpec {
         })
     }
 
-    fn msg(&self, del: bool) -> io::Result<Vec<u8>> {
+    pub(crate) fn msg(&self, del: bool) -> io::Result<Vec<u8>> {
         let v6 = self.dst.addr.is_ipv6();
         let mut b = vec![
             if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8,
@@ -372,7 +372,7 @@ impl RuleSpec {
         Ok(r)
     }
 
-    fn msg(&self) -> Vec<u8> {
+    pub(crate) fn msg(&self) -> Vec<u8> {
         let mut b = vec![
             if self.v6 {
                 libc::AF_INET6

@@ -314,6 +314,11 @@ impl FrameSender {
         Ok(Self { fd, ifindex: idx })
     }
 
+    /// Interface index it sends on.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
     /// Send one frame (destination MAC taken from the frame).
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
         if frame.len() < 14 {

@@ -1217,7 +1217,8 @@ impl Engine {
         let eff = self.instances[i].effective_priority;
         {
             let inst = &mut self.instances[i];
-            info!(instance = %inst.cfg.name, "Entering MASTER STATE");
+            // "Entering MASTER STATE" is logged by the driver once the advert, the VIPs and the
+            // first gratuitous ARP are out (nothing is written before them).
             inst.state = State::Master;
             inst.want_master = false;
             inst.stats.become_master += 1;
@@ -1480,7 +1481,9 @@ impl Engine {
             };
             if s != self.groups[g].state {
                 self.groups[g].state = s;
-                info!(group = %self.groups[g].name, state = %s, "sync group state");
+                // At debug level: a group becoming MASTER is reported by the driver's state line
+                // (its Notify below), after the members' VIPs and GARPs.
+                debug!(group = %self.groups[g].name, state = %s, "sync group state");
                 self.actions.push_back(Action::Notify {
                     kind: NotifyKind::Group,
                     name: self.groups[g].name.clone(),

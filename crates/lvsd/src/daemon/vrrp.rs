@@ -62,7 +62,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use lvs_config::{AuthType, Broadcast, Config, Loaded, RawLine, Script, Span, VrrpState};
-use lvs_sys::addr::{self, AddrSpec, LinkMonitor, Rtnl};
+use lvs_sys::addr::{self, AddrSpec, LinkMonitor, NlBatch, PendingAcks, Rtnl};
 use lvs_sys::route::{RouteSpec, RuleSpec};
 use lvs_sys::script::{self, RunAs};
 use lvs_sys::vmac;
@@ -950,12 +950,64 @@ pub(crate) async fn run_vrrp(
     r.unwrap_or_else(|_| Err(anyhow!("the VRRP thread panicked")))
 }
 
+/// A packet socket for gratuitous ARP/NA on one interface, and that interface's MAC.
+type Garp = Arc<(FrameSender, MacAddr)>;
+
+/// A socket adverts go out on.
+#[derive(Clone)]
+enum AdvertSock {
+    /// The interface's receiving socket.
+    Rx(Arc<AsyncFd<VrrpSocket>>),
+    /// A send-only socket (VMAC).
+    Xmit(Arc<VrrpSocket>),
+}
+
+impl AdvertSock {
+    fn get(&self) -> &VrrpSocket {
+        match self {
+            AdvertSock::Rx(s) => s.get_ref(),
+            AdvertSock::Xmit(s) => s,
+        }
+    }
+}
+
+/// What a MASTER transition of one instance needs, prepared when the
+/// configuration is loaded (and again on reload and on link changes of its
+/// interfaces), so that from the engine's decision to the first gratuitous
+/// ARP/NA nothing is looked up, encoded, allocated or logged.
+struct Plan {
+    name: Arc<str>,
+    interface: String,
+    /// The addresses the plan was built for (VIPs then eVIPs, as the engine's actions carry
+    /// them); an action with other addresses takes the general path.
+    vips: Vec<Vip>,
+    /// RTM_NEWADDR for every address, then `virtual_routes`, then `virtual_rules`: one
+    /// `sendmsg` (the kernel installs them inside the call), acks read after the GARPs.
+    add: NlBatch,
+    /// For the warnings: what each request of `add` is.
+    what: Vec<String>,
+    /// One gratuitous ARP / unsolicited NA frame per address, with its sender.
+    frames: Vec<(Garp, Vec<u8>)>,
+    /// Interfaces the plan depends on (ifindex, MAC).
+    devs: Vec<String>,
+    advert: Option<(Family, AdvertSock)>,
+}
+
 struct Io {
     sockets: HashMap<(String, Family), Arc<AsyncFd<VrrpSocket>>>,
     /// Send-only sockets on VMAC interfaces.
-    xmit: HashMap<(String, Family), VrrpSocket>,
-    frames: HashMap<String, (FrameSender, MacAddr)>,
+    xmit: HashMap<(String, Family), Arc<VrrpSocket>>,
+    frames: HashMap<String, Garp>,
     rtnl: Rtnl,
+    /// Prepared transitions, by instance.
+    plans: HashMap<String, Plan>,
+    /// Batches sent whose acks are not read yet, in sending order (capacity reserved: pushing
+    /// allocates nothing).
+    pending: Vec<(Arc<str>, PendingAcks)>,
+    /// Actions of the current drain (the buffer is reused).
+    acts: Vec<Action>,
+    /// The current drain configured VIPs through a prepared plan.
+    prepared: bool,
     extras: HashMap<String, Extras>,
     fifos: Fifos,
     /// When the first gratuitous ARP/NA of the current drain went out.
@@ -966,13 +1018,152 @@ struct Io {
 }
 
 impl Io {
-    fn frame_sender(&mut self, ifname: &str) -> std::io::Result<&(FrameSender, MacAddr)> {
-        if !self.frames.contains_key(ifname) {
-            let s = FrameSender::open(ifname)?;
-            let mac = MacAddr(addr::mac_address(ifname)?);
-            self.frames.insert(ifname.to_string(), (s, mac));
+    fn frame_sender(&mut self, ifname: &str) -> std::io::Result<Garp> {
+        if let Some(f) = self.frames.get(ifname) {
+            return Ok(f.clone());
         }
-        Ok(&self.frames[ifname])
+        let s = FrameSender::open(ifname)?;
+        let mac = MacAddr(addr::mac_address(ifname)?);
+        let f = Arc::new((s, mac));
+        self.frames.insert(ifname.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// Prepare the transition of every instance (see [`Plan`]). An instance whose plan
+    /// cannot be built (an interface missing) takes the general path, which reports why.
+    fn build_plans(&mut self, ecfg: &EngineCfg) {
+        self.plans.clear();
+        for ic in &ecfg.instances {
+            match self.build_plan(ic) {
+                Ok(p) => {
+                    self.plans.insert(ic.name.clone(), p);
+                }
+                Err(e) => {
+                    debug!(instance = %ic.name, error = %e, "transition not prepared (general path)")
+                }
+            }
+        }
+        let n = self.plans.len();
+        self.pending.reserve(n.saturating_sub(self.pending.len()));
+    }
+
+    fn build_plan(&mut self, ic: &InstanceCfg) -> std::io::Result<Plan> {
+        let vips: Vec<Vip> = ic
+            .virtual_ipaddress
+            .iter()
+            .chain(&ic.virtual_ipaddress_excluded)
+            .cloned()
+            .collect();
+        let mut add = NlBatch::default();
+        let mut what = Vec::new();
+        let mut frames = Vec::new();
+        let mut devs = vec![ic.interface.clone()];
+        for v in &vips {
+            add.add_address(&Self::addr_spec(v, &ic.interface)?);
+            what.push(format!("VIP {}", v.addr));
+            let dev = v.dev.as_deref().unwrap_or(&ic.interface);
+            if !devs.iter().any(|d| d == dev) {
+                devs.push(dev.to_string());
+            }
+            let f = self.frame_sender(dev)?;
+            let frame = match v.addr {
+                IpAddr::V4(ip) => ArpRepr::gratuitous(f.1, ip).to_broadcast_frame().to_vec(),
+                IpAddr::V6(ip) => NeighborAdvertRepr::unsolicited(f.1, ip).to_all_nodes_frame(f.1),
+            };
+            frames.push((f, frame));
+        }
+        if let Some(e) = self.extras.get(&ic.name) {
+            for r in &e.routes {
+                add.add_route(r)?;
+                what.push(format!("virtual_routes {r:?}"));
+                if let Some(d) = &r.dev {
+                    devs.push(d.clone());
+                }
+            }
+            for r in &e.rules {
+                add.add_rule(r);
+                what.push(format!("virtual_rules {r:?}"));
+            }
+        }
+        let advert = match self.xmit.get(&(ic.name.clone(), ic.family)) {
+            Some(s) => Some(AdvertSock::Xmit(s.clone())),
+            None => self
+                .sockets
+                .get(&(ic.interface.clone(), ic.family))
+                .map(|s| AdvertSock::Rx(s.clone())),
+        };
+        Ok(Plan {
+            name: Arc::from(ic.name.as_str()),
+            interface: ic.interface.clone(),
+            vips,
+            add,
+            what,
+            frames,
+            devs,
+            advert: advert.map(|a| (ic.family, a)),
+        })
+    }
+
+    /// A link changed (created, renamed, new MAC…): reopen its frame sender if its index or
+    /// MAC changed, and prepare again the transitions that use it.
+    fn link_changed(&mut self, ecfg: &EngineCfg, ifname: &str) {
+        let concerned = self.frames.contains_key(ifname)
+            || self
+                .plans
+                .values()
+                .any(|p| p.devs.iter().any(|d| d == ifname))
+            || ecfg
+                .instances
+                .iter()
+                .any(|i| !self.plans.contains_key(&i.name));
+        if !concerned {
+            return;
+        }
+        if let Some(f) = self.frames.get(ifname) {
+            let same = addr::ifindex(ifname).ok() == Some(f.0.ifindex())
+                && addr::mac_address(ifname).ok() == Some(f.1 .0);
+            if !same {
+                self.frames.remove(ifname);
+            }
+        }
+        for ic in &ecfg.instances {
+            let uses = self
+                .plans
+                .get(&ic.name)
+                .is_none_or(|p| p.devs.iter().any(|d| d == ifname));
+            if !uses {
+                continue;
+            }
+            match self.build_plan(ic) {
+                Ok(p) => {
+                    self.plans.insert(ic.name.clone(), p);
+                }
+                Err(e) => {
+                    self.plans.remove(&ic.name);
+                    debug!(instance = %ic.name, error = %e, "transition not prepared (general path)");
+                }
+            }
+        }
+        let n = self.plans.len();
+        self.pending.reserve(n.saturating_sub(self.pending.len()));
+    }
+
+    /// Read the acknowledgements of the batches sent by this drain and report failures.
+    fn read_acks(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        for (name, p) in pending.drain(..) {
+            let what = self.plans.get(&*name).map(|p| &p.what);
+            let r = self.rtnl.batch_acks(p, |i, r| {
+                if let Err(e) = r {
+                    let w = what.and_then(|w| w.get(i)).map_or("?", |s| s.as_str());
+                    warn!(instance = %name, what = w, error = %e, "VIP change failed");
+                }
+            });
+            if let Err(e) = r {
+                warn!(instance = %name, error = %e, "VIP change: reading the kernel's answers failed");
+            }
+        }
+        self.pending = pending;
     }
 
     fn addr_spec(vip: &Vip, default_if: &str) -> std::io::Result<AddrSpec> {
@@ -1052,7 +1243,7 @@ impl Io {
                 };
                 match s {
                     Ok(s) => {
-                        self.xmit.insert((instance.clone(), fam), s);
+                        self.xmit.insert((instance.clone(), fam), Arc::new(s));
                     }
                     Err(e) => {
                         warn!(%instance, vmac = %v.name, error = %e, "use_vmac: adverts go out on the parent")
@@ -1091,11 +1282,19 @@ impl Io {
                 data,
                 ..
             } => {
-                let sock = match self.xmit.get(&(instance.clone(), *family)) {
-                    Some(s) => s,
-                    None => match self.sockets.get(&(interface.clone(), *family)) {
-                        Some(s) => s.get_ref(),
-                        None => return,
+                let planned = self
+                    .plans
+                    .get(instance.as_str())
+                    .and_then(|p| p.advert.as_ref())
+                    .filter(|(f, _)| f == family);
+                let sock = match planned {
+                    Some((_, s)) => s.get(),
+                    None => match self.xmit.get(&(instance.clone(), *family)) {
+                        Some(s) => s,
+                        None => match self.sockets.get(&(interface.clone(), *family)) {
+                            Some(s) => s.get_ref(),
+                            None => return,
+                        },
                     },
                 };
                 let r = match (src, dst) {
@@ -1122,6 +1321,25 @@ impl Io {
                 reload,
             } => {
                 let add = matches!(a, Action::AddVips { .. });
+                if add && !*reload {
+                    if let Some(p) = self
+                        .plans
+                        .get_mut(instance.as_str())
+                        .filter(|p| p.vips == *vips && p.interface == *interface)
+                    {
+                        // One sendmsg: the addresses (and routes, rules) exist when it
+                        // returns; the kernel's answers are read after the GARPs.
+                        match self.rtnl.send_batch(&mut p.add) {
+                            Ok(acks) => self.pending.push((p.name.clone(), acks)),
+                            Err(e) => warn!(%instance, error = %e, "VIP change failed"),
+                        }
+                        self.prepared = true;
+                        self.first_vips.get_or_insert_with(std::time::Instant::now);
+                        return;
+                    }
+                }
+                // The general path: one request at a time, each answer read.
+                self.read_acks();
                 let extra = if *reload {
                     None
                 } else {
@@ -1157,16 +1375,39 @@ impl Io {
                 vips,
                 count,
             } => {
+                if let Some(p) = self
+                    .plans
+                    .get(instance.as_str())
+                    .filter(|p| p.vips == *vips && p.interface == *interface)
+                {
+                    for _ in 0..*count {
+                        for (f, frame) in &p.frames {
+                            match f.0.send(frame) {
+                                Ok(()) => {
+                                    self.first_garp.get_or_insert_with(std::time::Instant::now);
+                                }
+                                Err(e) => {
+                                    warn!(%instance, interface = %f.0.ifindex(), error = %e, "gratuitous ARP/NA failed")
+                                }
+                            }
+                        }
+                    }
+                    return;
+                }
                 for _ in 0..*count {
                     for v in vips {
                         let dev = v.dev.as_deref().unwrap_or(interface);
-                        let r = self.frame_sender(dev).and_then(|(s, mac)| match v.addr {
-                            IpAddr::V4(ip) => {
-                                s.send(&ArpRepr::gratuitous(*mac, ip).to_broadcast_frame())
+                        let r = self.frame_sender(dev).and_then(|f| {
+                            let (s, mac) = &*f;
+                            match v.addr {
+                                IpAddr::V4(ip) => {
+                                    s.send(&ArpRepr::gratuitous(*mac, ip).to_broadcast_frame())
+                                }
+                                IpAddr::V6(ip) => s.send(
+                                    &NeighborAdvertRepr::unsolicited(*mac, ip)
+                                        .to_all_nodes_frame(*mac),
+                                ),
                             }
-                            IpAddr::V6(ip) => s.send(
-                                &NeighborAdvertRepr::unsolicited(*mac, ip).to_all_nodes_frame(*mac),
-                            ),
                         });
                         match r {
                             Ok(()) => {
@@ -1327,6 +1568,10 @@ async fn run_engine(
         xmit: HashMap::new(),
         frames: HashMap::new(),
         rtnl: Rtnl::open()?,
+        plans: HashMap::new(),
+        pending: Vec::new(),
+        acts: Vec::new(),
+        prepared: false,
         extras: std::mem::take(&mut s.extras),
         fifos: Fifos::open(&s.fifos),
         first_garp: None,
@@ -1350,6 +1595,7 @@ async fn run_engine(
     for (ifname, family) in engine.listeners() {
         open_listener(&mut io, &mut tasks, &tx, &s.ecfg, ifname, family)?;
     }
+    io.build_plans(&s.ecfg);
 
     // Link state: initial state, then rtnetlink notifications.
     let mut tracked = engine.tracked_interfaces();
@@ -1409,6 +1655,7 @@ async fn run_engine(
                 });
                 match r {
                     Err(e) => {
+                        io.build_plans(&s.ecfg);
                         let e = format!("{e:#}");
                         error!(error = %e, "VRRP reload refused; the running VRRP configuration is kept");
                         let _ = req.reply.send(Err(e));
@@ -1424,6 +1671,9 @@ async fn run_engine(
                 }
             }
             msg = rx.recv() => {
+                if let Some(Msg::Link(name, _)) = &msg {
+                    io.link_changed(&s.ecfg, name);
+                }
                 decided_at = std::time::Instant::now();
                 let t = now_at(start);
                 match msg {
@@ -1471,6 +1721,8 @@ fn reload(
     tx: &mpsc::Sender<Msg>,
     tracked: &mut Vec<String>,
 ) -> anyhow::Result<()> {
+    // Prepared again at the end, from the new configuration.
+    io.plans.clear();
     // Sockets first: an instance on a new interface needs one before it starts.
     let probe = Engine::new(new.ecfg.clone()).map_err(|e| anyhow!(e))?.0;
     for (ifname, family) in probe.listeners() {
@@ -1584,6 +1836,7 @@ fn reload(
         "VRRP configuration reloaded"
     );
     *s = new;
+    io.build_plans(&s.ecfg);
     Ok(())
 }
 
@@ -1591,10 +1844,13 @@ fn drain(engine: &mut Engine, io: &mut Io, notify: &Notifiers, events: &mpsc::Se
     drain_timed(engine, io, notify, events, std::time::Instant::now());
 }
 
-/// Execute every pending action in order: kernel work first (it is what the
-/// peers see), then notifications. A MASTER notify comes after the advert,
-/// the VIPs and the first gratuitous burst, so the time from `decided_at`
-/// (just before the engine call) to it is lvsd's own transition work.
+/// Execute every pending action: first the kernel work (adverts, VIPs,
+/// gratuitous ARP/NA: what the peers see) in the engine's order, then the
+/// kernel's answers to the prepared VIP batches, then notifications and
+/// logs. From `decided_at` (just before the engine call) to the first
+/// GARP, a prepared transition neither allocates nor logs (a failure is
+/// reported when it happens); the state line carries lvsd's own transition
+/// work.
 fn drain_timed(
     engine: &mut Engine,
     io: &mut Io,
@@ -1605,8 +1861,16 @@ fn drain_timed(
     io.first_garp = None;
     io.first_advert = None;
     io.first_vips = None;
+    io.prepared = false;
+    let mut acts = std::mem::take(&mut io.acts);
     while let Some(a) = engine.poll_action() {
-        io.execute(&a);
+        acts.push(a);
+    }
+    for a in &acts {
+        io.execute(a);
+    }
+    io.read_acks();
+    for a in acts.drain(..) {
         match a {
             Action::Notify {
                 kind,
@@ -1624,7 +1888,14 @@ fn drain_timed(
                     since(io.first_vips),
                     since(io.first_garp),
                 );
-                info!(kind = ?kind, %name, %state, priority, work_us, advert_us, vips_us, garp_us, "VRRP state");
+                if kind == NotifyKind::Instance && state == State::Master {
+                    // keepalived's line; logged here, once the GARPs are out.
+                    info!(instance = %name, "Entering MASTER STATE");
+                    let prepared = io.prepared;
+                    info!(kind = ?kind, %name, %state, priority, work_us, advert_us, vips_us, garp_us, prepared, "VRRP state");
+                } else {
+                    info!(kind = ?kind, %name, %state, priority, work_us, advert_us, vips_us, garp_us, "VRRP state");
+                }
                 let key = match kind {
                     NotifyKind::Instance => format!("I:{name}"),
                     NotifyKind::Group => format!("G:{name}"),
@@ -1701,6 +1972,7 @@ fn drain_timed(
             _ => {}
         }
     }
+    io.acts = acts;
 }
 
 #[cfg(test)]
