@@ -47,7 +47,7 @@ t0=$(date +%s.%N); l0=$(cut -d' ' -f1 /proc/loadavg)
 sleep "$SECS"
 read -r u1 s1 < <(stat2 "$LPID"); read -r su1 ss1 < <(stat2 "$SPID"); read -r _ tcp1 _ http1 < "$DIR/counts"
 t1=$(date +%s.%N); l1=$(cut -d' ' -f1 /proc/loadavg)
-RSS=$(awk '/VmRSS/ {print $2}' "/proc/$LPID/status"); HWM=$(awk '/VmHWM/ {print $2}' "/proc/$LPID/status")
+RSS=$(awk '/VmRSS/ {print $2}' "/proc/$LPID/status"); HWM=$(awk '/VmHWM/ {print $2}' "/proc/$LPID/status"); ANON=$(awk '/RssAnon/ {print $2}' "/proc/$LPID/status")
 TW=$(ip netns exec "$NS" ss -Htan state time-wait | wc -l); ip netns exec "$NS" nstat -az > "$OUT/nstat.txt" 2>/dev/null || true
 [ -n "${PERF:-}" ] && { wait "$PERFPID" || true; perf report -i "$OUT/perf.data" --no-children --percent-limit 0.7 --stdio > "$OUT/perf.txt" 2>/dev/null || true; }
 "$LVSD" status --json --control-socket "$DIR/ctl.sock" > "$OUT/status.json"
@@ -64,6 +64,6 @@ print(f"lvsd checkers: $N_TCP TCP_CHECK + $N_HTTP HTTP_GET, delay_loop 1, {d:.0f
 print(f"  probes/s seen by the servers: TCP {tcp:.0f} HTTP {http:.0f} (configured {$N_TCP + $N_HTTP})")
 print(f"  lvsd CPU {100 * (user + sys_) / d:.1f} % of one core (user {100 * user / d:.1f}, sys {100 * sys_ / d:.1f});"
       f" per probe {1e6 * (user + sys_) / max(n, 1):.1f} us (user {1e6 * user / max(n, 1):.1f}, sys {1e6 * sys_ / max(n, 1):.1f})")
-print(f"  RSS {$RSS / 1024:.1f} MiB (peak {$HWM / 1024:.1f}); alive {alive}/{len(rs)}; stalls {st['checker']['stalls']};"
+print(f"  RSS {$RSS / 1024:.1f} MiB (anonymous {$ANON / 1024:.1f}, peak {$HWM / 1024:.1f}); alive {alive}/{len(rs)}; stalls {st['checker']['stalls']};"
       f" TIME_WAIT sockets in the netns {$TW}; servers CPU {100 * (($su1 - $su0) + ($ss1 - $ss0)) / hz / d:.1f} %")
 PY

@@ -1,6 +1,7 @@
 # Guest side of bench/checkers-vm/run.sh: the same checker config run by lvsd and by keepalived's
 # checker process, one after the other, against local servers (bench_servers on 127.x.y.z).
-# Results: $OUT/results.tsv (name, CPU % of one core, RSS KiB, TCP probes/s, HTTP probes/s).
+# Results: $OUT/results.tsv (name, CPU % of one core, RSS KiB, peak RSS KiB, TCP probes/s,
+# HTTP probes/s, servers' CPU %, anonymous RSS KiB, CPU us per probe).
 . /vm/lib.sh
 read N_TCP N_HTTP SECS WARM WHAT < /payload/params
 C=/payload/checkers.conf
@@ -24,12 +25,12 @@ measure() {
   sleep $SECS
   set -- "$1" "$2" $(cat /tmp/counts)
   c1=$(ticks $2); s1=$(now); sv1=$(ticks $SPID)
-  rss=$(awk '/^VmRSS/ {print $2}' /proc/$2/status); hwm=$(awk '/^VmHWM/ {print $2}' /proc/$2/status)
+  rss=$(awk '/^VmRSS/ {print $2}' /proc/$2/status); hwm=$(awk '/^VmHWM/ {print $2}' /proc/$2/status); anon=$(awk '/^RssAnon/ {print $2}' /proc/$2/status)
   line=$(awk -v n="$1" -v c0=$c0 -v c1=$c1 -v s0=$s0 -v s1=$s1 -v t0=$tcp0 -v t1=$4 -v h0=$http0 -v h1=$6 \
-    -v rss=$rss -v hwm=$hwm -v v0=$sv0 -v v1=$sv1 'BEGIN { d = s1 - s0
-      printf "%s\t%.1f\t%d\t%d\t%.0f\t%.0f\t%.1f\n", n, 100 * (c1 - c0) / 100 / d, rss, hwm, (t1 - t0) / d, (h1 - h0) / d, 100 * (v1 - v0) / 100 / d }')
+    -v rss=$rss -v hwm=$hwm -v anon=$anon -v v0=$sv0 -v v1=$sv1 'BEGIN { d = s1 - s0; n_p = t1 - t0 + h1 - h0; pp = 0; if (n_p > 0) pp = 1e6 * (c1 - c0) / 100 / n_p
+      printf "%s\t%.1f\t%d\t%d\t%.0f\t%.0f\t%.1f\t%d\t%.1f\n", n, 100 * (c1 - c0) / 100 / d, rss, hwm, (t1 - t0) / d, (h1 - h0) / d, 100 * (v1 - v0) / 100 / d, anon, pp }')
   echo "$line" >> $R
-  echo "$line" | awk -F'\t' '{ printf "%s: CPU %s %% of one core, RSS %.1f MiB (peak %.1f), probes/s seen by the servers: TCP %s HTTP %s (servers %s %%)\n", $1, $2, $3 / 1024, $4 / 1024, $5, $6, $7 }'
+  echo "$line" | awk -F'\t' '{ printf "%s: CPU %s %% of one core (%s us per probe), RSS %.1f MiB (anonymous %.1f, peak %.1f), probes/s seen by the servers: TCP %s HTTP %s (servers %s %%)\n", $1, $2, $9, $3 / 1024, $8 / 1024, $4 / 1024, $5, $6, $7 }'
 }
 stop() { kill -TERM $1 2>/dev/null; t=0; while kill -0 $1 2>/dev/null && [ $t -lt 120 ]; do sleep 1; t=$((t + 1)); done; }
 

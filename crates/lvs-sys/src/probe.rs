@@ -2,9 +2,10 @@
 //!
 //! [`Executor::spawn`] runs one probe and sends `(RunId, ProbeResult)` back on a channel. Every
 //! probe is bounded as a whole by its `connect_timeout` (or `misc_timeout`), not step by step.
-//! TCP_CHECK, the bulk of a large configuration, runs without a task per probe: one epoll set
-//! driven by one task (module `tcp`), closed with a RST (no TIME_WAIT on the director). The
-//! other checkers run in a task each under a global concurrency bound (a semaphore).
+//! TCP_CHECK and plain single-url HTTP_GET, the bulk of a large configuration, run without a
+//! task per probe: one epoll set driven by one task (module `tcp`), closed with a RST (no
+//! TIME_WAIT on the director). The other checkers run in a task each under a global
+//! concurrency bound (a semaphore).
 //!
 //! | checker | what passes |
 //! |---|---|
@@ -89,8 +90,8 @@ impl Executor {
         spec: Arc<ProbeSpec>,
         done: mpsc::UnboundedSender<(RunId, ProbeResult)>,
     ) {
-        if let (ProbeKind::TcpCheck, Some(c)) = (&spec.kind, &self.tcp) {
-            if c.spawn(run, &spec.target, spec.connect_timeout, done.clone()) {
+        if let Some(c) = &self.tcp {
+            if c.spawn(run, &spec, done.clone()) {
                 return;
             }
         }

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::{connect_tcp, Error};
 
 /// Largest reply read (headers + body).
-const MAX_REPLY: usize = 16 << 20;
+pub(crate) const MAX_REPLY: usize = 16 << 20;
 
 /// A fetched reply.
 #[derive(Debug, Clone)]
@@ -165,14 +165,16 @@ pub async fn fetch(
     fetch_with(t, tls, vhost, path, protocol, &cfgs).await
 }
 
-async fn fetch_with(
+/// keepalived's request for one url: `GET path HTTP/1.x`, `User-Agent: KeepAliveClient`,
+/// `Host:` (the virtualhost, else the address with a non-default port), `Connection: close`
+/// for HTTP/1.1 and 1.0C.
+pub(crate) fn request(
     t: &Target,
-    tls: Option<&TlsSpec>,
+    tls: bool,
     vhost: Option<&str>,
     path: &str,
     protocol: HttpProtocol,
-    cfgs: &TlsConfigs,
-) -> Result<HttpResponse, Error> {
+) -> String {
     let host = match vhost {
         Some(v) => v.to_owned(),
         None => {
@@ -180,7 +182,7 @@ async fn fetch_with(
                 IpAddr::V4(a) => a.to_string(),
                 IpAddr::V6(a) => format!("[{a}]"),
             };
-            let default_port = if tls.is_some() { 443 } else { 80 };
+            let default_port = if tls { 443 } else { 80 };
             if t.connect_port == default_port {
                 ip
             } else {
@@ -199,6 +201,18 @@ async fn fetch_with(
         req.push_str("Connection: close\r\n");
     }
     req.push_str("\r\n");
+    req
+}
+
+async fn fetch_with(
+    t: &Target,
+    tls: Option<&TlsSpec>,
+    vhost: Option<&str>,
+    path: &str,
+    protocol: HttpProtocol,
+    cfgs: &TlsConfigs,
+) -> Result<HttpResponse, Error> {
+    let req = request(t, tls.is_some(), vhost, path, protocol);
     let tcp = connect_tcp(t).await?;
     // Close with a RST: whoever closes first keeps no TIME_WAIT on the director.
     let _ = socket2::SockRef::from(&tcp).set_linger(Some(std::time::Duration::ZERO));
@@ -262,7 +276,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Total length of a reply with `Content-Length` once its headers are in.
-fn complete_len(buf: &[u8]) -> Option<usize> {
+pub(crate) fn complete_len(buf: &[u8]) -> Option<usize> {
     let end = find(buf, b"\r\n\r\n")? + 4;
     let head = std::str::from_utf8(&buf[..end]).ok()?;
     if head

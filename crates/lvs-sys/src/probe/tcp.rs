@@ -1,36 +1,44 @@
-//! TCP_CHECK without a task per probe.
+//! TCP_CHECK and plain HTTP_GET without a task per probe.
 //!
 //! A [`Connector`] starts each connect synchronously (`socket` with `SOCK_NONBLOCK |
 //! SOCK_CLOEXEC`, `connect`, `EPOLL_CTL_ADD` to a private epoll set) and one tokio task drives
-//! the whole set: it wakes when the private epoll fd (registered in tokio's reactor) is readable,
-//! takes the finished connects in batches of up to [`BATCH`] with `epoll_wait(…, 0)`, and expires
-//! the connects that passed their `connect_timeout` from one deadline heap with one tokio timer.
-//! No task, timer, semaphore permit or future is allocated per probe.
+//! the whole set: while connects are in flight it polls the set every [`POLL`] (10 ms), takes
+//! what finished in batches of up to [`BATCH`] with `epoll_wait(…, 0)`, and expires the connects
+//! that passed their `connect_timeout` (one deadline heap). The process wakes at most 100 times
+//! a second for this, however many probes run: no wake-up (context switch) per completion, and
+//! no task, timer, semaphore permit or future per probe. The price: a completion is seen up to
+//! 10 ms late (the reported latency has that resolution).
 //!
 //! A connect that completes is closed with `SO_LINGER {on, 0}`: the kernel sends a RST instead
 //! of the FIN exchange, so the director keeps no TIME_WAIT socket per probe (haproxy's checks do
 //! the same; keepalived's TCP_CHECK closes normally). A completed connect is recognised from
 //! `EPOLLOUT` without `EPOLLERR`/`EPOLLHUP`; only failures read `SO_ERROR` for the reason.
 //! Closing the fd removes it from the epoll set (no `EPOLL_CTL_DEL`).
+//!
+//! HTTP_GET with one `url` and no TLS runs on the same set (registered for `EPOLLIN |
+//! EPOLLOUT`, edge-triggered, so no `EPOLL_CTL_MOD`): on connect, one `send` of keepalived's
+//! request; then `recv` into one growing buffer until the reply is complete (`Content-Length`)
+//! or the server closes; the reply is checked by `http::verify` (status, digest — MD5 only when
+//! one is configured —, regex). Several urls or SSL_GET run as tasks (`http::check`).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use lvs_check::{ProbeResult, RunId, Target};
+use lvs_check::{ProbeKind, ProbeResult, ProbeSpec, RunId, Target};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use tokio::sync::{mpsc, Notify};
 
 use super::unspecified;
 
 /// Events taken per `epoll_wait`.
 const BATCH: usize = 256;
+/// While connects are in flight, the set is polled this often.
+const POLL: Duration = Duration::from_millis(10);
 
 type Done = mpsc::UnboundedSender<(RunId, ProbeResult)>;
 
@@ -43,14 +51,13 @@ pub(crate) struct Connector {
 struct Shared {
     epfd: OwnedFd,
     state: Mutex<State>,
-    /// The earliest deadline may have moved earlier (or the heap was empty).
+    /// Connects are in flight again (the driving task starts polling).
     wake: Notify,
 }
 
 struct Job {
     run: RunId,
-    target: Target,
-    timeout: Duration,
+    spec: Arc<ProbeSpec>,
     done: Done,
 }
 
@@ -61,6 +68,16 @@ struct Slot {
     run: RunId,
     started: Instant,
     done: Option<Done>,
+    /// HTTP_GET's exchange (`None`: TCP_CHECK).
+    http: Option<Box<HttpState>>,
+}
+
+/// An HTTP_GET exchange on a connector socket.
+struct HttpState {
+    spec: Arc<ProbeSpec>,
+    req: Vec<u8>,
+    sent: usize,
+    reply: Vec<u8>,
 }
 
 struct State {
@@ -70,21 +87,29 @@ struct State {
     queued: VecDeque<Job>,
     running: usize,
     max: usize,
-    /// The driving task runs (`Some(true)`), or could not register with the reactor.
-    task: Option<bool>,
+    /// The driving task was spawned.
+    task: bool,
 }
 
-/// How one connect ended.
+/// How one run ended.
 enum Outcome {
+    /// TCP_CHECK: the connect completed.
     Connected,
+    /// The connect failed (`EPOLLERR`): the reason is in `SO_ERROR`.
+    ConnectFailed,
+    /// Failed for this reason.
     Failed(io::Error),
+    /// HTTP_GET: the reply was checked (pass, detail).
+    Checked(bool, String),
     Timeout(Duration),
 }
 
 fn result(outcome: Outcome, latency: Duration) -> ProbeResult {
     let (ok, detail) = match outcome {
         Outcome::Connected => (true, "connected".to_owned()),
+        Outcome::ConnectFailed => (false, "connection failed".to_owned()),
         Outcome::Failed(e) => (false, e.to_string()),
+        Outcome::Checked(ok, detail) => (ok, detail),
         Outcome::Timeout(d) => (false, super::Error::Timeout(d).to_string()),
     };
     ProbeResult {
@@ -115,38 +140,39 @@ impl Connector {
                     queued: VecDeque::new(),
                     running: 0,
                     max: max_concurrent.max(1),
-                    task: None,
+                    task: false,
                 }),
                 wake: Notify::new(),
             }),
         })
     }
 
-    /// Starts (or queues) one TCP_CHECK run; its result is sent on `done`. Must be called
-    /// from within a tokio runtime (the driving task is spawned on first use). Returns false,
-    /// and does nothing, when the epoll set cannot be registered with tokio's reactor (the
-    /// caller runs the probe another way).
-    pub(crate) fn spawn(&self, run: RunId, target: &Target, timeout: Duration, done: Done) -> bool {
+    /// Whether the connector runs this probe (TCP_CHECK; HTTP_GET with one url, no TLS).
+    pub(crate) fn runs(spec: &ProbeSpec) -> bool {
+        match &spec.kind {
+            ProbeKind::TcpCheck => true,
+            ProbeKind::HttpGet(h) => h.tls.is_none() && h.urls.len() == 1,
+            _ => false,
+        }
+    }
+
+    /// Starts (or queues) one run of a probe the connector [runs](Connector::runs); its result
+    /// is sent on `done`. Must be called from within a tokio runtime (the driving task is
+    /// spawned on first use). Returns false, and does nothing, for another probe (the caller
+    /// runs it another way).
+    pub(crate) fn spawn(&self, run: RunId, spec: &Arc<ProbeSpec>, done: Done) -> bool {
+        if !Self::runs(spec) {
+            return false;
+        }
         let sh = &self.shared;
         let mut st = sh.lock();
-        match st.task {
-            Some(true) => {}
-            Some(false) => return false,
-            None => {
-                // SAFETY: the registered fd is `Shared::epfd`, which the `EpollRef` keeps open
-                // (it holds the `Arc<Shared>`) for as long as the `AsyncFd` exists.
-                let afd = unsafe {
-                    AsyncFd::register_with_interest(EpollRef(sh.clone()), Interest::READABLE)
-                };
-                st.task = Some(afd.is_ok());
-                let Ok(afd) = afd else { return false };
-                tokio::spawn(drive(afd));
-            }
+        if !st.task {
+            st.task = true;
+            tokio::spawn(drive(sh.clone()));
         }
         let job = Job {
             run,
-            target: target.clone(),
-            timeout,
+            spec: spec.clone(),
             done,
         };
         if st.running >= st.max {
@@ -165,7 +191,22 @@ impl Shared {
 
     /// `socket`, options, `connect`, `EPOLL_CTL_ADD`; immediate outcomes are reported at once.
     fn start(&self, st: &mut State, job: Job, now: Instant) {
-        let sock = match open(&job.target) {
+        let target = &job.spec.target;
+        let http = match &job.spec.kind {
+            ProbeKind::HttpGet(h) => {
+                let url = &h.urls[0];
+                let vhost = url.virtualhost.as_deref().or(h.virtualhost.as_deref());
+                let req = super::http::request(target, false, vhost, &url.path, h.protocol);
+                Some(Box::new(HttpState {
+                    spec: job.spec.clone(),
+                    req: req.into_bytes(),
+                    sent: 0,
+                    reply: Vec::new(),
+                }))
+            }
+            _ => None,
+        };
+        let sock = match open(target) {
             Ok(s) => s,
             Err(e) => {
                 let _ = job
@@ -174,12 +215,9 @@ impl Shared {
                 return;
             }
         };
-        let addr = SockAddr::from(SocketAddr::new(
-            job.target.connect_ip,
-            job.target.connect_port,
-        ));
+        let addr = SockAddr::from(SocketAddr::new(target.connect_ip, target.connect_port));
         match sock.connect(&addr) {
-            Ok(()) => {
+            Ok(()) if http.is_none() => {
                 let _ = sock.set_linger(Some(Duration::ZERO));
                 drop(sock);
                 let _ = job
@@ -187,6 +225,7 @@ impl Shared {
                     .send((job.run, result(Outcome::Connected, now.elapsed())));
                 return;
             }
+            Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => {
                 drop(sock);
@@ -206,6 +245,7 @@ impl Shared {
                     run: job.run,
                     started: now,
                     done: None,
+                    http: None,
                 });
                 (st.slots.len() - 1) as u32
             }
@@ -213,8 +253,13 @@ impl Shared {
         let slot = &mut st.slots[idx as usize];
         slot.gen = slot.gen.wrapping_add(1);
         let gen = slot.gen;
+        let interest = if http.is_some() {
+            libc::EPOLLOUT | libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET
+        } else {
+            libc::EPOLLOUT | libc::EPOLLET
+        };
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLOUT | libc::EPOLLET) as u32,
+            events: interest as u32,
             u64: (u64::from(gen) << 32) | u64::from(idx),
         };
         // SAFETY: both fds are open; `ev` is a valid epoll_event.
@@ -239,11 +284,11 @@ impl Shared {
         slot.run = job.run;
         slot.started = now;
         slot.done = Some(job.done);
+        slot.http = http;
         st.running += 1;
-        let at = now + job.timeout;
-        let earlier = st.deadlines.peek().is_none_or(|Reverse((t, _, _))| at < *t);
-        st.deadlines.push(Reverse((at, idx, gen)));
-        if earlier {
+        st.deadlines
+            .push(Reverse((now + job.spec.connect_timeout, idx, gen)));
+        if st.running == 1 {
             self.wake.notify_one();
         }
     }
@@ -259,21 +304,17 @@ impl Shared {
         let Some(fd) = slot.fd.take() else {
             return;
         };
+        slot.http = None;
         let outcome = match outcome {
-            Outcome::Failed(_) => {
-                // The reason is in SO_ERROR (EPOLLERR); keep the caller's if there is none.
-                match SockRef::from(&fd).take_error() {
-                    Ok(Some(e)) => Outcome::Failed(e),
-                    Ok(None) => Outcome::Failed(io::Error::other("connection failed")),
-                    Err(e) => Outcome::Failed(e),
-                }
-            }
-            Outcome::Connected => {
+            Outcome::ConnectFailed => match SockRef::from(&fd).take_error() {
+                Ok(Some(e)) | Err(e) => Outcome::Failed(e),
+                Ok(None) => Outcome::ConnectFailed,
+            },
+            o => {
                 // RST on close: no TIME_WAIT here, no FIN exchange.
                 let _ = SockRef::from(&fd).set_linger(Some(Duration::ZERO));
-                Outcome::Connected
+                o
             }
-            o => o,
         };
         drop(fd);
         let latency = now.saturating_duration_since(slot.started);
@@ -316,10 +357,19 @@ impl Shared {
                 let (bits, data) = (ev.events, ev.u64);
                 let (idx, gen) = (data as u32, (data >> 32) as u32);
                 let failed = bits & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
-                let outcome = if failed {
-                    Outcome::Failed(io::Error::other("connection failed"))
-                } else {
-                    Outcome::Connected
+                let Some(slot) = st.slots.get_mut(idx as usize) else {
+                    continue;
+                };
+                if slot.gen != gen {
+                    continue;
+                }
+                let outcome = match (&mut slot.http, &slot.fd) {
+                    (Some(h), Some(fd)) => match h.advance(fd, bits) {
+                        Some(o) => o,
+                        None => continue,
+                    },
+                    _ if failed => Outcome::ConnectFailed,
+                    _ => Outcome::Connected,
                 };
                 self.finish(&mut st, idx, gen, outcome, now);
             }
@@ -354,36 +404,76 @@ impl Shared {
     }
 }
 
-/// The epoll fd as tokio sees it; holding the `Shared` keeps the fd open.
-struct EpollRef(Arc<Shared>);
-
-impl AsRawFd for EpollRef {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.epfd.as_raw_fd()
+impl HttpState {
+    /// Moves the exchange on after an event: `None` while it goes on.
+    fn advance(&mut self, fd: &OwnedFd, bits: u32) -> Option<Outcome> {
+        let sock = SockRef::from(fd);
+        if self.sent < self.req.len() {
+            if bits & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
+                return Some(Outcome::ConnectFailed);
+            }
+            if bits & libc::EPOLLOUT as u32 == 0 {
+                return None;
+            }
+            match sock.send(&self.req[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) => return Some(Outcome::Failed(e)),
+            }
+            if self.sent < self.req.len() {
+                return None;
+            }
+        }
+        loop {
+            if self.reply.capacity() - self.reply.len() < 512 {
+                self.reply
+                    .reserve(self.reply.capacity().clamp(1024, 64 << 10));
+            }
+            match sock.recv(self.reply.spare_capacity_mut()) {
+                Ok(0) => break,
+                Ok(n) => {
+                    // SAFETY: recv initialised the first n bytes of the spare capacity.
+                    unsafe { self.reply.set_len(self.reply.len() + n) };
+                    if self.reply.len() > super::http::MAX_REPLY {
+                        return Some(Outcome::Checked(
+                            false,
+                            format!("reply larger than {} bytes", super::http::MAX_REPLY),
+                        ));
+                    }
+                    if let Some(done) = super::http::complete_len(&self.reply) {
+                        self.reply.truncate(done);
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Some(Outcome::Failed(e)),
+            }
+        }
+        let ProbeKind::HttpGet(h) = &self.spec.kind else {
+            return Some(Outcome::Checked(false, "not an HTTP_GET".into()));
+        };
+        let checked = super::http::parse_response(&self.reply)
+            .and_then(|r| super::http::verify(&h.urls[0], &r));
+        Some(match checked {
+            Ok(d) => Outcome::Checked(true, d),
+            Err(e) => Outcome::Checked(false, e.to_string()),
+        })
     }
 }
 
-async fn drive(afd: AsyncFd<EpollRef>) {
-    let sh = afd.get_ref().0.clone();
+/// Polls the set every [`POLL`] while connects are in flight; idle otherwise.
+async fn drive(sh: Arc<Shared>) {
     loop {
-        let next = sh.expire(Instant::now());
-        let sleep = async {
-            match next {
-                Some(t) => tokio::time::sleep_until(t.into()).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            r = afd.readable() => {
-                let Ok(mut guard) = r else { continue };
-                // Clears tokio's readiness only when the set is empty (no lost edge).
-                let _ = guard.try_io(|_| match sh.drain() {
-                    Ok(0) => Err(io::ErrorKind::WouldBlock.into()),
-                    other => other,
-                });
-            }
-            () = sleep => {}
-            () = sh.wake.notified() => {}
+        // A failing epoll_wait (it cannot, on a valid fd) leaves the connects to time out.
+        let _ = sh.drain();
+        let now = Instant::now();
+        let next = sh.expire(now);
+        if sh.lock().running > 0 {
+            let at = next.map_or(now + POLL, |t| t.min(now + POLL));
+            tokio::time::sleep_until(at.into()).await;
+        } else {
+            sh.wake.notified().await;
         }
     }
 }
@@ -416,7 +506,8 @@ fn open(t: &Target) -> io::Result<Socket> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lvs_check::ProbeId;
+    use lvs_check::{HttpProtocol, HttpSpec, ProbeId, UrlSpec};
+    use std::io::{Read, Write};
     use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
     fn run_id(n: u64) -> RunId {
@@ -430,6 +521,47 @@ mod tests {
         Target::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
     }
 
+    fn tcp_spec(port: u16, timeout: Duration) -> Arc<ProbeSpec> {
+        Arc::new(ProbeSpec {
+            kind: ProbeKind::TcpCheck,
+            target: target(port),
+            connect_timeout: timeout,
+        })
+    }
+
+    fn http_spec(port: u16, url: UrlSpec) -> Arc<ProbeSpec> {
+        Arc::new(ProbeSpec {
+            kind: ProbeKind::HttpGet(HttpSpec {
+                urls: vec![url],
+                protocol: HttpProtocol::Http10,
+                virtualhost: Some("health.example".into()),
+                tls: None,
+            }),
+            target: target(port),
+            connect_timeout: Duration::from_secs(2),
+        })
+    }
+
+    async fn results(
+        rx: &mut mpsc::UnboundedReceiver<(RunId, ProbeResult)>,
+        n: usize,
+    ) -> std::collections::HashMap<u64, ProbeResult> {
+        let mut got = std::collections::HashMap::new();
+        while got.len() < n {
+            let (run, res) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("every run reports")
+                .unwrap();
+            assert!(got.insert(run.probe.0, res).is_none(), "one result per run");
+        }
+        got
+    }
+
+    fn closed_port() -> u16 {
+        let t = TcpListener::bind("127.0.0.1:0").unwrap();
+        t.local_addr().unwrap().port()
+    }
+
     /// Each case through the connector: an accepting listener is up (and the director keeps no
     /// TIME_WAIT: the close is a RST, which the server sees as a reset), a closed port is down
     /// with the kernel's reason, more runs than the concurrency bound all complete.
@@ -437,40 +569,15 @@ mod tests {
     async fn up_down_and_queued() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let up_port = l.local_addr().unwrap().port();
-        let closed_port = {
-            let t = TcpListener::bind("127.0.0.1:0").unwrap();
-            t.local_addr().unwrap().port()
-        };
         let c = Connector::new(2).unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        assert!(c.spawn(
-            run_id(1),
-            &target(up_port),
-            Duration::from_secs(2),
-            tx.clone()
-        ));
-        c.spawn(
-            run_id(2),
-            &target(closed_port),
-            Duration::from_secs(2),
-            tx.clone(),
-        );
+        let t = Duration::from_secs(2);
+        assert!(c.spawn(run_id(1), &tcp_spec(up_port, t), tx.clone()));
+        assert!(c.spawn(run_id(2), &tcp_spec(closed_port(), t), tx.clone()));
         for n in 3..10 {
-            c.spawn(
-                run_id(n),
-                &target(up_port),
-                Duration::from_secs(2),
-                tx.clone(),
-            );
+            assert!(c.spawn(run_id(n), &tcp_spec(up_port, t), tx.clone()));
         }
-        let mut got = std::collections::HashMap::new();
-        while got.len() < 9 {
-            let (run, res) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-                .await
-                .expect("every run reports")
-                .unwrap();
-            assert!(got.insert(run.probe.0, res).is_none(), "one result per run");
-        }
+        let got = results(&mut rx, 9).await;
         assert!(got[&1].ok, "{:?}", got[&1]);
         assert_eq!(got[&1].detail, "connected");
         assert!(!got[&2].ok);
@@ -478,11 +585,10 @@ mod tests {
         assert!((3..10).all(|n| got[&n].ok));
         // The server side sees the RST: reading the accepted connection fails with a reset
         // (a FIN close would read 0 bytes instead).
-        l.set_nonblocking(false).unwrap();
         let (mut s, _) = l.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let mut b = [0u8; 1];
-        let r = std::io::Read::read(&mut s, &mut b);
+        let r = s.read(&mut b);
         assert_eq!(
             r.map_err(|e| e.kind()),
             Err(io::ErrorKind::ConnectionReset),
@@ -510,14 +616,129 @@ mod tests {
         let c = Connector::new(16).unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let t0 = Instant::now();
-        c.spawn(run_id(1), &target(port), Duration::from_millis(300), tx);
-        let (_, res) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .expect("a result")
-            .unwrap();
+        assert!(c.spawn(run_id(1), &tcp_spec(port, Duration::from_millis(300)), tx));
+        let res = results(&mut rx, 1).await.remove(&1).unwrap();
         assert!(!res.ok, "{res:?}");
         assert!(res.detail.starts_with("timeout"), "{}", res.detail);
         assert!(t0.elapsed() >= Duration::from_millis(300));
         drop(fill);
+    }
+
+    /// A one-shot HTTP server: answers each connection with the next reply (closing after it
+    /// when `close`), and records the requests it read.
+    fn http_server(
+        replies: Vec<(&'static [u8], bool)>,
+    ) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let mut reqs = Vec::new();
+            let mut held = Vec::new();
+            for (reply, close) in replies {
+                let (mut s, _) = l.accept().unwrap();
+                let mut buf = Vec::new();
+                let mut b = [0u8; 512];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut b).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&b[..n]);
+                }
+                reqs.push(String::from_utf8_lossy(&buf).into_owned());
+                s.write_all(reply).unwrap();
+                if !close {
+                    held.push(s);
+                }
+            }
+            reqs
+        });
+        (port, h)
+    }
+
+    /// HTTP_GET on the connector: keepalived's request; a 200 with the right digest passes
+    /// (with Content-Length on a connection the server keeps open, and without one, up to
+    /// the server's close); a wrong status, a wrong digest and a non-HTTP reply fail with
+    /// the reason; a refused connect fails; SSL_GET and several urls are not taken.
+    #[tokio::test]
+    async fn http_get_checks_the_reply() {
+        let ok = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let (port, server) = http_server(vec![
+            (ok, false),
+            (b"HTTP/1.0 200 OK\r\n\r\nhello", true),
+            (b"HTTP/1.0 500 Oops\r\nContent-Length: 0\r\n\r\n", true),
+            (ok, true),
+            (b"SSH-2.0-x\r\n\r\n", true),
+        ]);
+        let md5 = "5d41402abc4b2a76b9719d911017c592";
+        let mut url = UrlSpec::path("/health");
+        url.digest = Some(md5.into());
+        let mut bad_digest = url.clone();
+        bad_digest.digest = Some("0".repeat(32));
+        let c = Connector::new(1).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        // One at a time (bound 1): the server answers connections in order.
+        for (n, u) in [
+            url.clone(),
+            url.clone(),
+            url.clone(),
+            bad_digest,
+            url.clone(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert!(c.spawn(run_id(n as u64 + 1), &http_spec(port, u), tx.clone()));
+        }
+        assert!(c.spawn(
+            run_id(6),
+            &http_spec(closed_port(), url.clone()),
+            tx.clone()
+        ));
+        let got = results(&mut rx, 6).await;
+        assert!(got[&1].ok, "{:?}", got[&1]);
+        assert_eq!(got[&1].detail, "/health: HTTP/1.0 200 OK");
+        assert!(got[&2].ok, "EOF-delimited body: {:?}", got[&2]);
+        assert!(
+            !got[&3].ok && got[&3].detail.contains("status 500"),
+            "{:?}",
+            got[&3]
+        );
+        assert!(
+            !got[&4].ok && got[&4].detail.contains("digest"),
+            "{:?}",
+            got[&4]
+        );
+        assert!(
+            !got[&5].ok && got[&5].detail.contains("not an HTTP reply"),
+            "{:?}",
+            got[&5]
+        );
+        assert!(
+            !got[&6].ok && got[&6].detail.contains("refused"),
+            "{:?}",
+            got[&6]
+        );
+        let reqs = server.join().unwrap();
+        assert_eq!(
+            reqs[0],
+            "GET /health HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: health.example\r\n\r\n"
+        );
+        let mut tls = http_spec(port, url.clone());
+        if let ProbeKind::HttpGet(h) = &mut Arc::make_mut(&mut tls).kind {
+            h.tls = Some(lvs_check::TlsSpec {
+                enable_sni: false,
+                sni_name: None,
+            });
+        }
+        assert!(
+            !c.spawn(run_id(7), &tls, tx.clone()),
+            "SSL_GET runs as a task"
+        );
+        let mut two = http_spec(port, url.clone());
+        if let ProbeKind::HttpGet(h) = &mut Arc::make_mut(&mut two).kind {
+            h.urls.push(url);
+        }
+        assert!(!c.spawn(run_id(8), &two, tx), "several urls run as a task");
     }
 }
