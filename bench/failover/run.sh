@@ -20,7 +20,9 @@
 # MASTER state line carries advert_us / vips_us / garp_us (µs from the engine
 # call that decides MASTER to the first advert sent, the VIPs configured over
 # rtnetlink, the first gratuitous ARP sent); median / p95 / max over the runs
-# and how many transitions got their first GARP out under 1 ms.
+# and how many transitions got their first GARP out under 1 ms (all MASTER
+# transitions: lvsd also takes the VIP at start-up when it starts before
+# keepalived's first advert; and the takeover after the kill alone).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PROFILE=${PROFILE:-release}
@@ -107,10 +109,11 @@ one_run() { # one_run VERSION BACKUP(lvsd|keepalived) -> prints ms
   rm -f "$W"/*.kpid "$W"/*.vpid "$W"/*.cpid "$W"/*.lpid
   # lvsd's own work on the MASTER transition(s) of this run: "advert vips garp" (µs).
   [ "$impl" = lvsd ] && sed 's/\x1b\[[0-9;]*m//g' "$W/b.log" | grep 'kind=Instance' | grep 'state=MASTER' |
-    awk '{ a = v = g = "-"
+    awk '{ a = v = g = pr = "-"
            for (i = 1; i <= NF; i++) { split($i, kv, "=")
-             if (kv[1] == "advert_us") a = kv[2]; if (kv[1] == "vips_us") v = kv[2]; if (kv[1] == "garp_us") g = kv[2] }
-           print a, v, g }' >> "$W/work"
+             if (kv[1] == "advert_us") a = kv[2]; if (kv[1] == "vips_us") v = kv[2]; if (kv[1] == "garp_us") g = kv[2]; if (kv[1] == "prepared") pr = kv[2] }
+           l[NR] = a " " v " " g; p[NR] = pr }
+         END { for (i = 1; i <= NR; i++) print l[i], (i == NR ? "takeover" : "start"), p[i] }' >> "$W/work"
   # The reply that ends the longest silence after the kill.
   awk -v t0="$t0" '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 + 0
       if (t > t0 && prev != "" && t - prev > gap) { gap = t - prev; end = t }
@@ -139,6 +142,10 @@ for ver in ${*:-v3 v2}; do
       awk '{print $1}' "$W/work" | ustats advert_us
       awk '{print $2}' "$W/work" | ustats vips_us
       awk '{print $3}' "$W/work" | ustats garp_us
+      # The transition after the kill (the others: lvsd taking the VIP at start-up, before
+      # keepalived's first advert, while the topology's namespaces were just created).
+      awk '$4 == "takeover" {print $3}' "$W/work" | ustats "garp_us after the kill only:"
+      echo "  through the prepared transition (prepared=true): $(awk '$5 == "true"' "$W/work" | wc -l)"
       [ -n "${WORK_OUT:-}" ] && cat "$W/work" >> "$WORK_OUT"
     fi
   done
