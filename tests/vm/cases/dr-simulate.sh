@@ -3,11 +3,11 @@
 # real kernel; the kernel's `ipvsadm -lnc` must match `lvsd simulate` on the captured traffic.
 # Records the seed scenario live in the VM (lab-commands of tests/traces/persistence-rearm), then
 # runs the host's lvsd on the capture. Needs an lvsd binary: $LVSD_BIN, or target/{release,debug}.
-# Runs only with LVSD_VM_FULL=1 (~2 min under TCG); otherwise exit 77 (skip).
+# ~2 min under TCG; LVSD_VM_SKIP_DR_SIMULATE=1 skips it (exit 77).
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-[ "${LVSD_VM_FULL:-0}" = 1 ] || { echo "dr-simulate: skipped (set LVSD_VM_FULL=1)"; exit 77; }
+[ "${LVSD_VM_SKIP_DR_SIMULATE:-0}" = 1 ] && { echo "dr-simulate: skipped (LVSD_VM_SKIP_DR_SIMULATE=1)"; exit 77; }
 bin="${LVSD_BIN:-}"
 for c in "$ROOT/target/release/lvsd" "$ROOT/target/debug/lvsd"; do
   [ -z "$bin" ] && [ -x "$c" ] && bin="$c"
