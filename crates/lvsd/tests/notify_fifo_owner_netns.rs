@@ -8,60 +8,18 @@
 mod common;
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LVSD: &str = env!("CARGO_BIN_EXE_lvsd");
-
-struct World {
-    ns: String,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn ip(ns: &str, args: &[&str]) {
-    let st = Command::new("ip").arg("-n").arg(ns).args(args).status();
-    assert!(st.unwrap().success(), "ip {args:?}");
-}
 
 #[test]
 fn notify_fifos_get_their_configured_owner() {
     if !common::netns_capable() {
         return;
     }
-    let ns = format!("lvsd-hd-fifo-{}", std::process::id());
-    let dir = std::env::temp_dir().join(&ns);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .unwrap()
-        .success());
-    let mut w = World {
-        ns: ns.clone(),
-        dir: dir.clone(),
-        child: None,
-    };
-    ip(&ns, &["link", "set", "lo", "up"]);
-    ip(
-        &ns,
-        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
-    );
-    ip(&ns, &["addr", "add", "10.66.0.1/24", "dev", "v0"]);
-    ip(&ns, &["link", "set", "v0", "up"]);
-    ip(&ns, &["link", "set", "v1", "up"]);
+    let mut w = common::VethWorld::new("lvsd-hd-fifo");
+    let (ns, dir) = (w.ns.clone(), w.dir.clone());
     let (n, v, r) = (
         dir.join("n.fifo"),
         dir.join("v.fifo"),

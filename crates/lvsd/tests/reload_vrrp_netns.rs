@@ -8,34 +8,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use common::ip;
+
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 const LVSD: &str = env!("CARGO_BIN_EXE_lvsd");
-
-struct World {
-    ns: String,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn ip(ns: &str, args: &[&str]) {
-    let st = Command::new("ip").arg("-n").arg(ns).args(args).status();
-    assert!(st.unwrap().success(), "ip {args:?}");
-}
 
 fn instance(name: &str, ifname: &str, vrid: u8, vip: &str) -> String {
     format!(
@@ -49,28 +29,8 @@ fn refused_vrrp_reload_is_reported_and_retried() {
     if !common::netns_capable() {
         return;
     }
-    let ns = format!("lvsd-hd-reload-{}", std::process::id());
-    let dir = std::env::temp_dir().join(&ns);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .unwrap()
-        .success());
-    let mut w = World {
-        ns: ns.clone(),
-        dir: dir.clone(),
-        child: None,
-    };
-    ip(&ns, &["link", "set", "lo", "up"]);
-    ip(
-        &ns,
-        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
-    );
-    ip(&ns, &["addr", "add", "10.66.0.1/24", "dev", "v0"]);
-    ip(&ns, &["link", "set", "v0", "up"]);
-    ip(&ns, &["link", "set", "v1", "up"]);
+    let mut w = common::VethWorld::new("lvsd-hd-reload");
+    let (ns, dir) = (w.ns.clone(), w.dir.clone());
     let conf = dir.join("keepalived.conf");
     let one = instance("VI_1", "v0", 51, "10.66.0.100");
     std::fs::write(&conf, &one).unwrap();
