@@ -622,14 +622,7 @@ impl Daemon {
             },
         };
         let res = match next {
-            Ok(None) => {
-                self.reloads_ok += 1;
-                self.last_reload_error = None;
-                self.metrics.reload(true);
-                let ms = t0.elapsed().as_secs_f64() * 1e3;
-                info!(probes = self.engine.probe_count(), ms, "reload applied");
-                Ok(format!("reloaded {}", self.opts.config.display()))
-            }
+            Ok(None) => Ok(self.reload_applied(t0)),
             Err(e) => {
                 for line in e.lines() {
                     error!("reload refused: {line}");
@@ -650,12 +643,7 @@ impl Daemon {
                 self.engine.reconfigure(Instant::now(), cfg);
                 self.dataplane.reconfigure();
                 self.loaded = loaded;
-                self.reloads_ok += 1;
-                self.last_reload_error = None;
-                self.metrics.reload(true);
-                let ms = t0.elapsed().as_secs_f64() * 1e3;
-                info!(probes = self.engine.probe_count(), ms, "reload applied");
-                Ok(format!("reloaded {}", self.opts.config.display()))
+                Ok(self.reload_applied(t0))
             }
         };
         if let (Ok(_), Some(v)) = (&res, &mut self.vrrp) {
@@ -697,6 +685,16 @@ impl Daemon {
             virtual_servers = positions.len(),
             "reload: only these virtual servers changed"
         );
+    }
+
+    /// Counts and logs a reload that took effect; the reply's text.
+    fn reload_applied(&mut self, t0: Instant) -> String {
+        self.reloads_ok += 1;
+        self.last_reload_error = None;
+        self.metrics.reload(true);
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        info!(probes = self.engine.probe_count(), ms, "reload applied");
+        format!("reloaded {}", self.opts.config.display())
     }
 
     fn control(&mut self, req: Control) {
