@@ -13,7 +13,6 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
 
 use bumpalo::Bump;
@@ -39,14 +38,15 @@ impl<'a> Text<'a> {
 /// Copies of rewritten word texts in the load's arena, one per distinct text.
 pub(crate) struct Interner<'a> {
     bump: &'a Bump,
-    set: HashSet<&'a str, BuildHasherDefault<WordHasher>>,
+    /// Only the words the reader rewrote (rare): the standard hasher is fine.
+    set: HashSet<&'a str>,
 }
 
 impl<'a> Interner<'a> {
     pub(crate) fn new(bump: &'a Bump) -> Self {
         Self {
             bump,
-            set: HashSet::default(),
+            set: HashSet::new(),
         }
     }
 
@@ -59,46 +59,6 @@ impl<'a> Interner<'a> {
         let r: &'a str = self.bump.alloc_str(s);
         self.set.insert(r);
         Text(r)
-    }
-}
-
-/// A multiply-rotate hash for short words (the words are the operator's
-/// own config, so hash flooding is not a concern).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct WordHasher(u64);
-
-impl WordHasher {
-    #[inline]
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for WordHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
     }
 }
 
