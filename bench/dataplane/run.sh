@@ -32,6 +32,8 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
+# A signal (or a closed output pipe) ends the run through the EXIT trap, so nothing is left behind.
+trap 'exit 1' INT TERM HUP PIPE
 ns() { ip netns exec $T-$1 "${@:2}"; }
 for n in sw c d r1 r2; do ip netns add $T-$n; ip -n $T-$n link set lo up; done
 ip -n $T-sw link add br0 type bridge; ip -n $T-sw link set br0 up
