@@ -864,6 +864,32 @@ impl Engine {
 
     /// The weight a real server takes when up: the first `misc_dynamic` / dynamic FILE_CHECK
     /// weight of its probes, else the configured one.
+    /// A real server is alive when all its probes are up; a change is recorded and notified
+    /// (notify_up / notify_down). Returns the liveness.
+    fn refresh_alive(
+        probes: &IdMap<Probe>,
+        rs: &mut Rs,
+        key: &VsKey,
+        actions: &mut VecDeque<Action>,
+    ) -> bool {
+        let alive = rs.probes.iter().all(|id| probes[id].is_up);
+        if alive != rs.alive {
+            rs.alive = alive;
+            let (event, script) = if alive {
+                (NotifyEvent::RsUp, rs.cfg.notify_up.clone())
+            } else {
+                (NotifyEvent::RsDown, rs.cfg.notify_down.clone())
+            };
+            actions.push_back(Action::Notify {
+                event,
+                vs: key.clone(),
+                dest: Some(rs.cfg.dest),
+                script,
+            });
+        }
+        alive
+    }
+
     fn rs_weight(probes: &IdMap<Probe>, rs: &Rs) -> u32 {
         rs.probes
             .iter()
@@ -907,21 +933,7 @@ impl Engine {
         let vs = &mut self.vs[vi];
         let key = vs.cfg.key.clone();
         let rs = &mut vs.rs[ri];
-        let alive = rs.probes.iter().all(|id| self.probes[id].is_up);
-        if alive != rs.alive {
-            rs.alive = alive;
-            let (event, script) = if alive {
-                (NotifyEvent::RsUp, rs.cfg.notify_up.clone())
-            } else {
-                (NotifyEvent::RsDown, rs.cfg.notify_down.clone())
-            };
-            self.actions.push_back(Action::Notify {
-                event,
-                vs: key.clone(),
-                dest: Some(rs.cfg.dest),
-                script,
-            });
-        }
+        let alive = Self::refresh_alive(&self.probes, rs, &key, &mut self.actions);
         let w = Self::rs_weight(&self.probes, rs);
         let contrib = if alive { u64::from(w) } else { 0 };
         let (old, dest, inhibit) = (rs.contrib, rs.cfg.dest, rs.cfg.inhibit_on_failure);
@@ -958,21 +970,7 @@ impl Engine {
         let vs = &mut self.vs[vi];
         let key = vs.cfg.key.clone();
         for rs in &mut vs.rs {
-            let alive = rs.probes.iter().all(|id| self.probes[id].is_up);
-            if alive != rs.alive {
-                rs.alive = alive;
-                let (event, script) = if alive {
-                    (NotifyEvent::RsUp, rs.cfg.notify_up.clone())
-                } else {
-                    (NotifyEvent::RsDown, rs.cfg.notify_down.clone())
-                };
-                self.actions.push_back(Action::Notify {
-                    event,
-                    vs: key.clone(),
-                    dest: Some(rs.cfg.dest),
-                    script,
-                });
-            }
+            Self::refresh_alive(&self.probes, rs, &key, &mut self.actions);
         }
         let weight_of = |rs: &Rs| -> u32 { Self::rs_weight(&self.probes, rs) };
         let mut sum = 0;
