@@ -206,18 +206,10 @@ impl Rtnl {
                 libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
             })?;
             let mut b = &buf[..n];
-            while b.len() >= NLMSG_HDRLEN {
-                let len = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
-                let ty = u16::from_ne_bytes([b[4], b[5]]);
-                let mseq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
-                if len < NLMSG_HDRLEN || len > b.len() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "truncated netlink message",
-                    ));
-                }
-                let payload = &b[NLMSG_HDRLEN..len];
-                b = &b[((len + 3) & !3).min(b.len())..];
+            while let Some(m) = next_nlmsg(&mut b) {
+                let (ty, mseq, payload) = m.map_err(|()| {
+                    io::Error::new(io::ErrorKind::InvalidData, "truncated netlink message")
+                })?;
                 if mseq != seq {
                     continue;
                 }
@@ -501,15 +493,7 @@ impl Rtnl {
                 }
             })?;
             let mut b = &buf[..n];
-            while b.len() >= NLMSG_HDRLEN {
-                let len = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
-                let ty = u16::from_ne_bytes([b[4], b[5]]);
-                let mseq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
-                if len < NLMSG_HDRLEN || len > b.len() {
-                    break;
-                }
-                let payload = &b[NLMSG_HDRLEN..len];
-                b = &b[((len + 3) & !3).min(b.len())..];
+            while let Some(Ok((ty, mseq, payload))) = next_nlmsg(&mut b) {
                 let i = mseq.wrapping_sub(pending.first_seq) as usize;
                 if ty as i32 != libc::NLMSG_ERROR || i >= pending.count || payload.len() < 4 {
                     continue;
@@ -528,6 +512,26 @@ impl Rtnl {
         }
         Ok(())
     }
+}
+
+/// A received netlink message: type, sequence number, payload.
+type NlMsg<'b> = (u16, u32, &'b [u8]);
+
+/// The next netlink message of a received buffer, advancing it: `(type, sequence, payload)`;
+/// `None` at the end, `Some(Err(()))` when a header claims less than a header or more than is left.
+fn next_nlmsg<'b>(b: &mut &'b [u8]) -> Option<Result<NlMsg<'b>, ()>> {
+    if b.len() < NLMSG_HDRLEN {
+        return None;
+    }
+    let len = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
+    let ty = u16::from_ne_bytes([b[4], b[5]]);
+    let seq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
+    if len < NLMSG_HDRLEN || len > b.len() {
+        return Some(Err(()));
+    }
+    let payload = &b[NLMSG_HDRLEN..len];
+    *b = &b[((len + 3) & !3).min(b.len())..];
+    Some(Ok((ty, seq, payload)))
 }
 
 /// A link-state change.
