@@ -9,7 +9,7 @@
 //!
 //! | checker | what passes |
 //! |---|---|
-//! | TCP_CHECK | the TCP connect completes |
+//! | TCP_CHECK | the TCP connect completes (half-open: a SYN-ACK answers our SYN, module `syn`) |
 //! | HTTP_GET / SSL_GET | every `url`: status in `status_code` (2xx), `digest` = MD5(body), `regex` |
 //! | SMTP_CHECK | a `220` greeting, `250` to `HELO` |
 //! | DNS_CHECK | a UDP answer with our id, NOERROR, ≥ 1 record of the asked type |
@@ -33,6 +33,7 @@ mod dns;
 pub mod http;
 mod icmp;
 mod misc;
+mod syn;
 mod tcp;
 
 pub use http::{fetch, HttpResponse};
@@ -61,6 +62,22 @@ pub struct Executor {
     tls: Arc<http::TlsConfigs>,
     /// TCP_CHECK's connector (`None` if no epoll set could be created: tasks then).
     tcp: Option<tcp::Connector>,
+    /// TCP_CHECK's half-open prober (`None`: connect probes).
+    syn: Option<syn::HalfOpen>,
+    /// Why TCP_CHECK runs as it does (for the log).
+    tcp_mode: String,
+}
+
+/// How TCP_CHECK probes (`lvsd run --tcp-check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TcpCheckMode {
+    /// A full connect, closed with a RST (keepalived's way, minus the FIN exchange).
+    Connect,
+    /// A SYN from a raw socket; a SYN-ACK means up (needs CAP_NET_RAW; falls back to
+    /// [`TcpCheckMode::Connect`] without it). IPv6, `bind_port`, `bind_if` and `fwmark`
+    /// targets always connect.
+    #[default]
+    HalfOpen,
 }
 
 impl std::fmt::Debug for Executor {
@@ -75,11 +92,38 @@ impl Executor {
     /// An executor running at most `max_concurrent` probes at once (TCP_CHECK connects and the
     /// other checkers are bounded separately, each by `max_concurrent`).
     pub fn new(max_concurrent: usize) -> Self {
+        Self::with_tcp_check(max_concurrent, TcpCheckMode::Connect)
+    }
+
+    /// Like [`Executor::new`], TCP_CHECK probing as `mode` asks (half-open falls back to
+    /// connect when the raw socket cannot be opened: see [`Executor::tcp_check_mode`]).
+    pub fn with_tcp_check(max_concurrent: usize, mode: TcpCheckMode) -> Self {
+        let (syn, tcp_mode) = match mode {
+            TcpCheckMode::Connect => (None, "connect".to_owned()),
+            TcpCheckMode::HalfOpen => match syn::HalfOpen::new(max_concurrent) {
+                Ok(h) => {
+                    let (lo, hi) = h.ports();
+                    (
+                        Some(h),
+                        format!("half-open (SYN probes from source ports {lo}-{hi})"),
+                    )
+                }
+                Err(e) => (None, format!("connect (half-open unavailable: {e})")),
+            },
+        };
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             tls: Arc::new(http::TlsConfigs::new()),
             tcp: tcp::Connector::new(max_concurrent).ok(),
+            syn,
+            tcp_mode,
         }
+    }
+
+    /// How TCP_CHECK runs, in words ("half-open (…)", "connect", "connect (half-open
+    /// unavailable: …)").
+    pub fn tcp_check_mode(&self) -> &str {
+        &self.tcp_mode
     }
 
     /// Starts one run (from within a tokio runtime); its result is sent on `done` (the latency
@@ -90,6 +134,11 @@ impl Executor {
         spec: Arc<ProbeSpec>,
         done: mpsc::UnboundedSender<(RunId, ProbeResult)>,
     ) {
+        if let Some(h) = &self.syn {
+            if h.spawn(run, &spec, done.clone()) {
+                return;
+            }
+        }
         if let Some(c) = &self.tcp {
             if c.spawn(run, &spec, done.clone()) {
                 return;

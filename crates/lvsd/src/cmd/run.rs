@@ -56,9 +56,22 @@ pub(crate) struct Args {
     /// Probes running at the same time, at most.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub(crate) max_concurrent_probes: usize,
+    /// How TCP_CHECK probes: `half-open` sends a SYN from a raw socket and counts a SYN-ACK as
+    /// up (no connection on either side; needs CAP_NET_RAW, else falls back to `connect`;
+    /// IPv6, bind_port, bind_if and fwmark targets always connect); `connect` completes a TCP
+    /// connect and closes it with a RST.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "half-open")]
+    pub(crate) tcp_check: TcpCheckArg,
     /// Seed of the checkers' random start offsets and jitter (default: from the clock).
     #[arg(long, value_name = "N")]
     pub(crate) seed: Option<u64>,
+}
+
+/// `--tcp-check` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TcpCheckArg {
+    Connect,
+    HalfOpen,
 }
 
 fn init_logging(detail: bool) {
@@ -118,6 +131,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         pidfile: args.pidfile,
         keep_ipvs_on_stop: args.keep_ipvs_on_stop,
         max_concurrent_probes: args.max_concurrent_probes,
+        tcp_check: match args.tcp_check {
+            TcpCheckArg::Connect => lvs_sys::probe::TcpCheckMode::Connect,
+            TcpCheckArg::HalfOpen => lvs_sys::probe::TcpCheckMode::HalfOpen,
+        },
         seed: args.seed,
     };
     // One thread: the main loop, the probes and the control socket share it. With worker

@@ -69,6 +69,8 @@ pub(crate) struct Options {
     pub(crate) pidfile: Option<PathBuf>,
     pub(crate) keep_ipvs_on_stop: bool,
     pub(crate) max_concurrent_probes: usize,
+    /// How TCP_CHECK probes (`--tcp-check`).
+    pub(crate) tcp_check: lvs_sys::probe::TcpCheckMode,
     pub(crate) seed: Option<u64>,
 }
 
@@ -265,7 +267,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<vrrp::VrrpEvent>(64);
     let vrrp = (!opts.checkers_only).then(|| start_vrrp(&loaded, vrrp_tx.clone()));
     let mut d = Daemon {
-        exec: Executor::new(opts.max_concurrent_probes),
+        exec: Executor::with_tcp_check(opts.max_concurrent_probes, opts.tcp_check),
         opts,
         loaded,
         engine,
@@ -298,6 +300,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
         probes = d.engine.probe_count(),
         dataplane = d.dataplane.name(),
         control = %d.opts.control_socket.display(),
+        tcp_check = d.exec.tcp_check_mode(),
         "lvsd started"
     );
     d.check_vips();

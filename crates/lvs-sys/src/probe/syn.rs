@@ -1,0 +1,987 @@
+//! TCP_CHECK as a half-open probe: a SYN from a raw socket, no connection on either side.
+//!
+//! The director sends the SYN itself (a raw `IPPROTO_TCP` socket with `IP_HDRINCL`, our own
+//! IPv4 header and TCP checksum) and reads the answer on the same socket: a SYN-ACK acknowledging
+//! our ISN means the port is up, a RST means refused, nothing by `connect_timeout` means down
+//! (the SYN is sent again after 1 s, 3 s, 7 s … within `connect_timeout`, as the kernel's
+//! `connect` does). No socket owns the 4-tuple, so the director's kernel answers the SYN-ACK
+//! with a RST of its own: the server drops its SYN-RECV entry and neither side keeps a socket
+//! (no accept, no FIN exchange, no TIME_WAIT) — what an F5 "tcp_half_open" monitor does.
+//!
+//! Source ports come from a small range that [`Reservation`] holds with ordinary TCP sockets,
+//! *bound* but neither listening nor connected: no other local socket can take those ports
+//! (neither `bind` nor an ephemeral `connect`), and a bound socket is in neither the established
+//! nor the listening lookup table, so the kernel still answers the SYN-ACK with a RST. A classic
+//! BPF filter on the raw socket passes only SYN or RST segments to that range (a director sees
+//! a lot of TCP; the rest never reaches user space). A reply is matched by (source address,
+//! source port, our port) and the acknowledgement number (our ISN + 1).
+//!
+//! The source address is `bindto` when set, otherwise the address the kernel would choose for
+//! the destination (learnt with a connected UDP socket, cached for a minute). Sends are batched
+//! with `sendmmsg`, replies read with `recvmmsg`; as in the connector, one task polls every
+//! [`POLL`] while probes are in flight and sleeps otherwise.
+//!
+//! Not taken here (the connect probe runs them): IPv6 targets, `bind_port` (a fixed source
+//! port: keepalived binds it, so the connect path keeps its exact semantics), `bind_if` and
+//! `fwmark` (per-socket options a shared raw socket cannot carry per packet).
+
+use std::cmp::Reverse;
+use std::collections::hash_map::RandomState;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use lvs_check::{ProbeKind, ProbeResult, ProbeSpec, RunId};
+use socket2::{Domain, Socket, Type};
+use tokio::sync::{mpsc, Notify};
+
+/// Segments read or written per `recvmmsg` / `sendmmsg`.
+const BATCH: usize = 64;
+/// While probes are in flight, the raw socket is read this often.
+const POLL: Duration = Duration::from_millis(10);
+/// Source ports reserved for probes.
+pub(crate) const PORTS: u16 = 64;
+/// The first SYN retransmission (then doubling), as the kernel's `connect`.
+const RTO: Duration = Duration::from_secs(1);
+/// A learnt source address is asked again after this long (routes change).
+const SRC_TTL: Duration = Duration::from_secs(60);
+/// Bytes kept of a received segment (IPv4 header with options + TCP header).
+const SNAP: usize = 80;
+/// The SYN's length: IPv4 header (20) + TCP header with the MSS option (24).
+const SYN_LEN: usize = 44;
+/// TCP flags.
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+
+type Done = mpsc::UnboundedSender<(RunId, ProbeResult)>;
+
+/// Whether a half-open probe can run this check (TCP_CHECK to IPv4 without `bind_port`,
+/// `bind_if`, `fwmark`, and an IPv4 `bindto` if any).
+pub(crate) fn runs(spec: &ProbeSpec) -> bool {
+    let t = &spec.target;
+    matches!(spec.kind, ProbeKind::TcpCheck)
+        && t.connect_ip.is_ipv4()
+        && t.bindto.is_none_or(|b| b.is_ipv4())
+        && t.bind_port.is_none()
+        && t.bind_if.is_none()
+        && t.fwmark.is_none()
+}
+
+/// The internet checksum (RFC 1071) of `data`, continuing from `sum`.
+fn sum16(mut sum: u32, data: &[u8]) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [b] = chunks.remainder() {
+        sum += u32::from(*b) << 8;
+    }
+    sum
+}
+
+fn fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The TCP checksum of `seg` (checksum field zero) over the IPv4 pseudo-header.
+pub(crate) fn tcp_checksum_v4(src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> u16 {
+    let mut sum = sum16(0, &src.octets());
+    sum = sum16(sum, &dst.octets());
+    sum += 6 + seg.len() as u32;
+    fold(sum16(sum, seg))
+}
+
+/// One SYN: IPv4 header (identification and header checksum left to the kernel, DF set,
+/// TTL 64) and a TCP header with window 64240 and an MSS option of 1460.
+pub(crate) fn build_syn(src: SocketAddrV4, dst: SocketAddrV4, isn: u32) -> [u8; SYN_LEN] {
+    let mut p = [0u8; SYN_LEN];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(SYN_LEN as u16).to_be_bytes());
+    p[6] = 0x40; // DF
+    p[8] = 64;
+    p[9] = libc::IPPROTO_TCP as u8;
+    p[12..16].copy_from_slice(&src.ip().octets());
+    p[16..20].copy_from_slice(&dst.ip().octets());
+    let t = &mut p[20..];
+    t[0..2].copy_from_slice(&src.port().to_be_bytes());
+    t[2..4].copy_from_slice(&dst.port().to_be_bytes());
+    t[4..8].copy_from_slice(&isn.to_be_bytes());
+    t[12] = 6 << 4; // data offset: 6 words
+    t[13] = SYN;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]); // MSS 1460
+    let c = tcp_checksum_v4(*src.ip(), *dst.ip(), t);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// What a received segment says, once parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reply {
+    /// The server (source of the segment).
+    pub(crate) from: SocketAddrV4,
+    /// Our port (its destination).
+    pub(crate) port: u16,
+    pub(crate) ack: u32,
+    pub(crate) flags: u8,
+}
+
+impl Reply {
+    /// A SYN-ACK: the port is open.
+    pub(crate) fn open(&self) -> bool {
+        self.flags & (SYN | ACK | RST) == SYN | ACK
+    }
+
+    /// A RST with an acknowledgement: refused.
+    pub(crate) fn refused(&self) -> bool {
+        self.flags & (RST | ACK) == RST | ACK
+    }
+}
+
+/// Parses an IPv4 packet carrying a TCP segment (as a raw socket returns it); `None` for
+/// anything else (fragments, truncated).
+pub(crate) fn parse_reply(p: &[u8]) -> Option<Reply> {
+    if p.len() < 20 || p[0] >> 4 != 4 || p[9] != libc::IPPROTO_TCP as u8 {
+        return None;
+    }
+    let ihl = usize::from(p[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+    let frag = u16::from_be_bytes([p[6], p[7]]);
+    if ihl < 20 || frag & 0x3fff != 0 || total < ihl + 20 || p.len() < ihl + 20 {
+        return None;
+    }
+    let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+    let t = &p[ihl..];
+    // No checksum check: on the loopback and veth the kernel hands segments over with the
+    // checksum left to "offload" (not filled in); a reply counts only if it acknowledges our
+    // random ISN.
+    Some(Reply {
+        from: SocketAddrV4::new(src, u16::from_be_bytes([t[0], t[1]])),
+        port: u16::from_be_bytes([t[2], t[3]]),
+        ack: u32::from_be_bytes([t[8], t[9], t[10], t[11]]),
+        flags: t[13],
+    })
+}
+
+/// The classic BPF program for the raw socket: IPv4 non-fragments, TCP destination port in
+/// `lo..=hi`, SYN or RST set; the first [`SNAP`] bytes are kept.
+pub(crate) fn filter(lo: u16, hi: u16) -> Vec<libc::sock_filter> {
+    const LD_H_ABS: u16 = 0x28;
+    const LDX_B_MSH: u16 = 0xb1;
+    const LD_H_IND: u16 = 0x48;
+    const LD_B_IND: u16 = 0x50;
+    const JSET: u16 = 0x45;
+    const JGE: u16 = 0x35;
+    const JGT: u16 = 0x25;
+    const RET: u16 = 0x06;
+    let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    vec![
+        i(LD_H_ABS, 0, 0, 6),                // 0: fragment bits
+        i(JSET, 7, 0, 0x1fff),               // 1: a fragment → drop (9)
+        i(LDX_B_MSH, 0, 0, 0),               // 2: x = IP header length
+        i(LD_H_IND, 0, 0, 2),                // 3: TCP destination port
+        i(JGE, 0, 4, u32::from(lo)),         // 4: < lo → drop
+        i(JGT, 3, 0, u32::from(hi)),         // 5: > hi → drop
+        i(LD_B_IND, 0, 0, 13),               // 6: TCP flags
+        i(JSET, 0, 1, u32::from(SYN | RST)), // 7: neither SYN nor RST → drop
+        i(RET, 0, 0, SNAP as u32),           // 8: accept
+        i(RET, 0, 0, 0),                     // 9: drop
+    ]
+}
+
+/// Source ports held by bound (not listening, not connected) TCP sockets.
+pub(crate) struct Reservation {
+    pub(crate) lo: u16,
+    pub(crate) hi: u16,
+    /// The ports in `lo..=hi` we hold.
+    pub(crate) ports: Vec<u16>,
+    _socks: Vec<Socket>,
+}
+
+impl Reservation {
+    /// Holds up to `n` ports at the top of the ephemeral range (`ip_local_port_range`), the
+    /// first window where at least half of them are free.
+    pub(crate) fn new(n: u16) -> io::Result<Self> {
+        let (elo, ehi) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| {
+                let mut it = s.split_whitespace().map(|x| x.parse::<u16>().ok());
+                Some((it.next()??, it.next()??))
+            })
+            .unwrap_or((32768, 60999));
+        let mut hi = ehi;
+        while hi >= elo.saturating_add(n) {
+            let lo = hi - (n - 1);
+            let mut socks = Vec::new();
+            let mut ports = Vec::new();
+            for p in lo..=hi {
+                let s = Socket::new(Domain::IPV4, Type::STREAM.cloexec(), None)?;
+                let a = SocketAddr::from((Ipv4Addr::UNSPECIFIED, p));
+                if s.bind(&a.into()).is_ok() {
+                    socks.push(s);
+                    ports.push(p);
+                }
+            }
+            if ports.len() * 2 >= usize::from(n) {
+                return Ok(Self {
+                    lo,
+                    hi,
+                    ports,
+                    _socks: socks,
+                });
+            }
+            hi = lo - 1;
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "no free source port range for half-open probes",
+        ))
+    }
+}
+
+/// Runs TCP_CHECK as half-open probes on one raw socket.
+#[derive(Clone)]
+pub(crate) struct HalfOpen {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    raw: OwnedFd,
+    res: Reservation,
+    keys: RandomState,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+struct Job {
+    run: RunId,
+    spec: Arc<ProbeSpec>,
+    done: Done,
+}
+
+/// Probe key: (server, our port).
+type Key = (SocketAddrV4, u16);
+
+struct Slot {
+    gen: u32,
+    key: Option<Key>,
+    src: Ipv4Addr,
+    isn: u32,
+    run: RunId,
+    started: Instant,
+    deadline: Instant,
+    limit: Duration,
+    rto: Duration,
+    done: Option<Done>,
+}
+
+#[derive(Default)]
+struct State {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    inflight: HashMap<Key, u32>,
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    /// Slots whose SYN is to be sent (index, generation).
+    outbox: Vec<(u32, u32)>,
+    queued: VecDeque<Job>,
+    src_cache: HashMap<Ipv4Addr, (Ipv4Addr, Instant)>,
+    running: usize,
+    max: usize,
+    next_port: usize,
+    counter: u64,
+    task: bool,
+}
+
+fn result(ok: bool, detail: String, latency: Duration) -> ProbeResult {
+    ProbeResult {
+        ok,
+        weight: None,
+        detail,
+        latency,
+    }
+}
+
+/// The address the kernel would send from to `dst` (a connected UDP socket's local address).
+fn route_src(dst: Ipv4Addr) -> io::Result<Ipv4Addr> {
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+    s.connect((dst, 9))?;
+    match s.local_addr()?.ip() {
+        IpAddr::V4(a) => Ok(a),
+        IpAddr::V6(_) => Err(io::ErrorKind::AddrNotAvailable.into()),
+    }
+}
+
+impl HalfOpen {
+    /// Opens the raw socket (needs CAP_NET_RAW), reserves the source ports, attaches the
+    /// filter; at most `max_concurrent` probes in flight (more are queued).
+    pub(crate) fn new(max_concurrent: usize) -> io::Result<Self> {
+        let raw = Socket::new(
+            Domain::IPV4,
+            Type::RAW.nonblocking().cloexec(),
+            Some(socket2::Protocol::TCP),
+        )?;
+        raw.set_header_included_v4(true)?;
+        let _ = raw.set_recv_buffer_size(4 << 20);
+        let res = Reservation::new(PORTS)?;
+        let prog = filter(res.lo, res.hi);
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: `fprog` points at `prog`, alive for the call; the kernel copies it.
+        let rc = unsafe {
+            libc::setsockopt(
+                raw.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                &fprog as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Whatever arrived before the filter was attached.
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); SNAP];
+        while raw.recv(&mut buf).is_ok() {}
+        Ok(Self {
+            shared: Arc::new(Shared {
+                raw: raw.into(),
+                res,
+                keys: RandomState::new(),
+                state: Mutex::new(State {
+                    max: max_concurrent.max(1),
+                    ..State::default()
+                }),
+                wake: Notify::new(),
+            }),
+        })
+    }
+
+    /// Starts (or queues) one run; false, doing nothing, for a probe it does not [`runs`].
+    pub(crate) fn spawn(&self, run: RunId, spec: &Arc<ProbeSpec>, done: Done) -> bool {
+        if !runs(spec) {
+            return false;
+        }
+        let sh = &self.shared;
+        let mut st = sh.lock();
+        if !st.task {
+            st.task = true;
+            tokio::spawn(drive(sh.clone()));
+        }
+        let job = Job {
+            run,
+            spec: spec.clone(),
+            done,
+        };
+        if st.running >= st.max {
+            st.queued.push_back(job);
+        } else {
+            sh.start(&mut st, job, Instant::now());
+        }
+        true
+    }
+
+    /// The reserved source ports (first, last).
+    pub(crate) fn ports(&self) -> (u16, u16) {
+        (self.shared.res.lo, self.shared.res.hi)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn isn(&self, st: &mut State) -> u32 {
+        st.counter = st.counter.wrapping_add(1);
+        self.keys.hash_one(st.counter) as u32
+    }
+
+    /// Picks the source, a free port and the ISN, and queues the SYN.
+    fn start(&self, st: &mut State, job: Job, now: Instant) {
+        let t = &job.spec.target;
+        let IpAddr::V4(dip) = t.connect_ip else {
+            return;
+        };
+        let dst = SocketAddrV4::new(dip, t.connect_port);
+        let src = match t.bindto {
+            Some(IpAddr::V4(b)) => Ok(b),
+            _ => match st.src_cache.get(&dip) {
+                Some(&(a, at)) if now.saturating_duration_since(at) < SRC_TTL => Ok(a),
+                _ => route_src(dip).inspect(|&a| {
+                    st.src_cache.insert(dip, (a, now));
+                }),
+            },
+        };
+        let src = match src {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = job
+                    .done
+                    .send((job.run, result(false, e.to_string(), Duration::ZERO)));
+                return;
+            }
+        };
+        // A port with no probe to this server in flight.
+        let ports = &self.res.ports;
+        let mut port = None;
+        for _ in 0..ports.len() {
+            let p = ports[st.next_port % ports.len()];
+            st.next_port = st.next_port.wrapping_add(1);
+            if !st.inflight.contains_key(&(dst, p)) {
+                port = Some(p);
+                break;
+            }
+        }
+        let Some(port) = port else {
+            // Every reserved port already probes this server: wait for one.
+            st.queued.push_back(job);
+            return;
+        };
+        let isn = self.isn(st);
+        let idx = match st.free.pop() {
+            Some(i) => i,
+            None => {
+                st.slots.push(Slot {
+                    gen: 0,
+                    key: None,
+                    src,
+                    isn,
+                    run: job.run,
+                    started: now,
+                    deadline: now,
+                    limit: Duration::ZERO,
+                    rto: RTO,
+                    done: None,
+                });
+                (st.slots.len() - 1) as u32
+            }
+        };
+        let limit = job.spec.connect_timeout;
+        let slot = &mut st.slots[idx as usize];
+        slot.gen = slot.gen.wrapping_add(1);
+        let gen = slot.gen;
+        slot.key = Some((dst, port));
+        slot.src = src;
+        slot.isn = isn;
+        slot.run = job.run;
+        slot.started = now;
+        slot.deadline = now + limit;
+        slot.limit = limit;
+        slot.rto = RTO;
+        slot.done = Some(job.done);
+        st.inflight.insert((dst, port), idx);
+        st.timers
+            .push(Reverse(((now + RTO).min(now + limit), idx, gen)));
+        st.outbox.push((idx, gen));
+        st.running += 1;
+        if st.outbox.len() == 1 {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Ends the probe in slot `idx` (if still generation `gen`); starts queued jobs.
+    fn finish(&self, st: &mut State, idx: u32, gen: u32, ok: bool, detail: String, now: Instant) {
+        let Some(slot) = st.slots.get_mut(idx as usize) else {
+            return;
+        };
+        if slot.gen != gen {
+            return;
+        }
+        let Some(key) = slot.key.take() else {
+            return;
+        };
+        let latency = now.saturating_duration_since(slot.started);
+        if let Some(done) = slot.done.take() {
+            let _ = done.send((slot.run, result(ok, detail, latency)));
+        }
+        st.inflight.remove(&key);
+        st.free.push(idx);
+        st.running -= 1;
+        while st.running < st.max {
+            let Some(job) = st.queued.pop_front() else {
+                break;
+            };
+            let before = st.queued.len();
+            self.start(st, job, now);
+            if st.queued.len() > before {
+                // Requeued (no free port for that server): try later.
+                break;
+            }
+        }
+    }
+
+    /// Sends the queued SYNs (`sendmmsg` in batches); a SYN the kernel refuses fails its probe.
+    fn flush(&self, now: Instant) {
+        let mut st = self.lock();
+        let mut out = std::mem::take(&mut st.outbox);
+        out.retain(|&(i, g)| {
+            let s = &st.slots[i as usize];
+            s.gen == g && s.key.is_some()
+        });
+        let mut pos = 0;
+        while pos < out.len() {
+            let chunk = &out[pos..(pos + BATCH).min(out.len())];
+            let mut pkts = Vec::with_capacity(chunk.len());
+            let mut dsts = Vec::with_capacity(chunk.len());
+            for &(i, _) in chunk {
+                let s = &st.slots[i as usize];
+                let (dst, port) = s.key.expect("live slot");
+                pkts.push(build_syn(SocketAddrV4::new(s.src, port), dst, s.isn));
+                dsts.push(libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: 0,
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(dst.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                });
+            }
+            let mut iovs: Vec<libc::iovec> = pkts
+                .iter_mut()
+                .map(|p| libc::iovec {
+                    iov_base: p.as_mut_ptr() as *mut libc::c_void,
+                    iov_len: p.len(),
+                })
+                .collect();
+            // SAFETY: mmsghdr is plain data; all-zero is a valid value.
+            let mut msgs: Vec<libc::mmsghdr> = (0..chunk.len())
+                .map(|_| unsafe { std::mem::zeroed() })
+                .collect();
+            for (n, m) in msgs.iter_mut().enumerate() {
+                m.msg_hdr.msg_name = &mut dsts[n] as *mut libc::sockaddr_in as *mut libc::c_void;
+                m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+                m.msg_hdr.msg_iov = &mut iovs[n];
+                m.msg_hdr.msg_iovlen = 1;
+            }
+            let mut k = 0;
+            while k < msgs.len() {
+                // SAFETY: every header points at live buffers (pkts, dsts, iovs) of this scope.
+                let n = unsafe {
+                    libc::sendmmsg(
+                        self.raw.as_raw_fd(),
+                        msgs[k..].as_mut_ptr(),
+                        (msgs.len() - k) as u32,
+                        0,
+                    )
+                };
+                if n > 0 {
+                    k += n as usize;
+                    continue;
+                }
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    // A full send buffer: the rest go out at the next poll.
+                    io::ErrorKind::WouldBlock => {
+                        st.outbox.extend_from_slice(&chunk[k..]);
+                        k = msgs.len();
+                    }
+                    _ => {
+                        let (i, g) = chunk[k];
+                        self.finish(&mut st, i, g, false, e.to_string(), now);
+                        k += 1;
+                    }
+                }
+            }
+            pos += chunk.len();
+        }
+    }
+
+    /// Reads the replies until none is left; matches them to probes.
+    fn drain(&self) {
+        let mut bufs = [[0u8; SNAP]; BATCH];
+        loop {
+            let mut iovs: Vec<libc::iovec> = bufs
+                .iter_mut()
+                .map(|b| libc::iovec {
+                    iov_base: b.as_mut_ptr() as *mut libc::c_void,
+                    iov_len: SNAP,
+                })
+                .collect();
+            // SAFETY: mmsghdr is plain data; all-zero is a valid value.
+            let mut msgs: Vec<libc::mmsghdr> =
+                (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect();
+            for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
+                m.msg_hdr.msg_iov = iov;
+                m.msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: the headers point at `iovs`/`bufs`, alive for the call.
+            let n = unsafe {
+                libc::recvmmsg(
+                    self.raw.as_raw_fd(),
+                    msgs.as_mut_ptr(),
+                    BATCH as u32,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n <= 0 {
+                if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            }
+            let now = Instant::now();
+            let mut st = self.lock();
+            for (m, b) in msgs.iter().zip(bufs.iter()).take(n as usize) {
+                let len = (m.msg_len as usize).min(SNAP);
+                let Some(r) = parse_reply(&b[..len]) else {
+                    continue;
+                };
+                let Some(&idx) = st.inflight.get(&(r.from, r.port)) else {
+                    continue;
+                };
+                let slot = &st.slots[idx as usize];
+                if r.ack != slot.isn.wrapping_add(1) {
+                    continue;
+                }
+                let gen = slot.gen;
+                if r.open() {
+                    self.finish(&mut st, idx, gen, true, "SYN-ACK".into(), now);
+                } else if r.refused() {
+                    self.finish(
+                        &mut st,
+                        idx,
+                        gen,
+                        false,
+                        "connection refused (RST)".into(),
+                        now,
+                    );
+                }
+            }
+            drop(st);
+            if (n as usize) < BATCH {
+                return;
+            }
+        }
+    }
+
+    /// Retransmits SYNs that are due, fails probes past `connect_timeout`; the next timer.
+    fn expire(&self, now: Instant) -> Option<Instant> {
+        let mut st = self.lock();
+        while let Some(&Reverse((at, idx, gen))) = st.timers.peek() {
+            let live = st
+                .slots
+                .get(idx as usize)
+                .is_some_and(|s| s.gen == gen && s.key.is_some());
+            if !live {
+                st.timers.pop();
+                continue;
+            }
+            if at > now {
+                return Some(at);
+            }
+            st.timers.pop();
+            let slot = &mut st.slots[idx as usize];
+            if now >= slot.deadline {
+                let limit = slot.limit;
+                let detail = super::Error::Timeout(limit).to_string();
+                self.finish(&mut st, idx, gen, false, detail, now);
+            } else {
+                slot.rto *= 2;
+                let next = (now + slot.rto).min(slot.deadline);
+                st.timers.push(Reverse((next, idx, gen)));
+                st.outbox.push((idx, gen));
+            }
+        }
+        None
+    }
+}
+
+/// Polls every [`POLL`] while probes are in flight, sends what is queued; idle otherwise.
+async fn drive(sh: Arc<Shared>) {
+    loop {
+        let now = Instant::now();
+        sh.flush(now);
+        sh.drain();
+        let now = Instant::now();
+        let next = sh.expire(now);
+        sh.flush(now);
+        if sh.lock().running > 0 {
+            let at = next.map_or(now + POLL, |t| t.min(now + POLL));
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => {}
+                _ = sh.wake.notified() => {}
+            }
+        } else {
+            sh.wake.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> SocketAddrV4 {
+        s.parse().unwrap()
+    }
+
+    /// The SYN is well formed: etherparse reads it back, and its TCP checksum verifies.
+    #[test]
+    fn syn_is_well_formed() {
+        let (src, dst) = (a("10.0.0.1:61000"), a("192.0.2.7:8080"));
+        let p = build_syn(src, dst, 0xdead_beef);
+        let h = etherparse::Ipv4HeaderSlice::from_slice(&p).unwrap();
+        assert_eq!(h.source_addr(), *src.ip());
+        assert_eq!(h.destination_addr(), *dst.ip());
+        assert_eq!(h.protocol(), etherparse::IpNumber::TCP);
+        assert!(h.dont_fragment());
+        assert_eq!(usize::from(h.total_len()), p.len());
+        let t = etherparse::TcpHeaderSlice::from_slice(&p[20..]).unwrap();
+        assert!(t.syn() && !t.ack() && !t.rst() && !t.fin());
+        assert_eq!(t.source_port(), 61000);
+        assert_eq!(t.destination_port(), 8080);
+        assert_eq!(t.sequence_number(), 0xdead_beef);
+        let want = t
+            .to_header()
+            .calc_checksum_ipv4_raw(src.ip().octets(), dst.ip().octets(), &[])
+            .unwrap();
+        assert_eq!(t.checksum(), want);
+        assert_eq!(
+            tcp_checksum_v4(*src.ip(), *dst.ip(), &p[20..]),
+            0,
+            "verifies"
+        );
+    }
+
+    /// A reply built by etherparse: a SYN-ACK is open, a RST|ACK refused; a fragment, a non-TCP packet and a truncated one are not replies.
+    fn reply(flags: u8, ack: u32) -> Vec<u8> {
+        let mut t = etherparse::TcpHeader::new(8080, 61001, 77, 65535);
+        t.syn = flags & SYN != 0;
+        t.ack = flags & ACK != 0;
+        t.rst = flags & RST != 0;
+        t.acknowledgment_number = ack;
+        let b = etherparse::PacketBuilder::ipv4([192, 0, 2, 7], [10, 0, 0, 1], 64).tcp_header(t);
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).unwrap();
+        out
+    }
+
+    #[test]
+    fn replies_parse_and_classify() {
+        let p = reply(SYN | ACK, 5);
+        let r = parse_reply(&p).unwrap();
+        assert_eq!(r.from, a("192.0.2.7:8080"));
+        assert_eq!(r.port, 61001);
+        assert_eq!(r.ack, 5);
+        assert!(r.open() && !r.refused());
+        let r = parse_reply(&reply(RST | ACK, 5)).unwrap();
+        assert!(r.refused() && !r.open());
+        let r = parse_reply(&reply(SYN, 0)).unwrap();
+        assert!(!r.open() && !r.refused(), "a bare SYN is neither");
+        let mut frag = reply(SYN | ACK, 5);
+        frag[6] = 0x20; // MF
+        assert!(parse_reply(&frag).is_none(), "fragment");
+        let mut udp = reply(SYN | ACK, 5);
+        udp[9] = 17;
+        assert!(parse_reply(&udp).is_none(), "not TCP");
+        assert!(parse_reply(&p[..30]).is_none(), "truncated");
+    }
+
+    /// The BPF program, run by a tiny interpreter of the opcodes it uses: it passes SYN and RST
+    /// segments to the reserved range only, and no fragment.
+    #[test]
+    fn filter_passes_replies_to_the_range_only() {
+        fn run(prog: &[libc::sock_filter], p: &[u8]) -> u32 {
+            let (mut acc, mut x, mut pc) = (0u32, 0u32, 0usize);
+            let ld = |off: usize, n: usize| -> u32 {
+                p[off..off + n]
+                    .iter()
+                    .fold(0u32, |v, b| (v << 8) | u32::from(*b))
+            };
+            loop {
+                let i = prog[pc];
+                pc += 1;
+                match i.code {
+                    0x28 => acc = ld(i.k as usize, 2),
+                    0x48 => acc = ld(x as usize + i.k as usize, 2),
+                    0x50 => acc = ld(x as usize + i.k as usize, 1),
+                    0xb1 => x = u32::from(p[i.k as usize] & 0x0f) * 4,
+                    0x45 | 0x35 | 0x25 => {
+                        let t = match i.code {
+                            0x45 => acc & i.k != 0,
+                            0x35 => acc >= i.k,
+                            _ => acc > i.k,
+                        };
+                        pc += usize::from(if t { i.jt } else { i.jf });
+                    }
+                    0x06 => return i.k,
+                    c => panic!("opcode {c:#x}"),
+                }
+            }
+        }
+        let prog = filter(61000, 61063);
+        let seg = |dport: u16, flags: u8| {
+            let mut p = reply(flags, 1);
+            p[22..24].copy_from_slice(&dport.to_be_bytes());
+            p
+        };
+        assert_eq!(run(&prog, &seg(61000, SYN | ACK)), SNAP as u32);
+        assert_eq!(run(&prog, &seg(61063, RST | ACK)), SNAP as u32);
+        assert_eq!(run(&prog, &seg(61064, SYN | ACK)), 0, "above");
+        assert_eq!(run(&prog, &seg(60999, SYN | ACK)), 0, "below");
+        assert_eq!(run(&prog, &seg(61001, ACK)), 0, "neither SYN nor RST");
+        let mut frag = seg(61001, SYN | ACK);
+        frag[7] = 1;
+        assert_eq!(run(&prog, &frag), 0, "fragment");
+    }
+
+    /// Privileged, in two network namespaces the test creates (director `d` and server `s`,
+    /// joined by a veth pair; 10.88.9.9 is routed to `s`, which drops it): a listening port is
+    /// up (SYN-ACK), a closed port is refused at once (RST), the blackholed address is down
+    /// at `connect_timeout` after a retransmitted SYN; the server keeps no SYN-RECV or
+    /// ESTABLISHED entry (the director's kernel reset each SYN-ACK: no socket owns the
+    /// reserved ports' 4-tuples); a reserved port cannot be bound by anyone else.
+    #[test]
+    fn half_open_probes_in_netns() {
+        use std::process::Command;
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if !root || Command::new("ip").arg("-V").output().is_err() {
+            eprintln!("skipping half_open_probes_in_netns: needs root and iproute2");
+            return;
+        }
+        let pid = std::process::id();
+        let (d, s) = (format!("lvs-syn-d-{pid}"), format!("lvs-syn-s-{pid}"));
+        struct Cleanup(Vec<String>, Option<std::process::Child>);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                if let Some(c) = &mut self.1 {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                for ns in &self.0 {
+                    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+                }
+            }
+        }
+        let mut guard = Cleanup(vec![d.clone(), s.clone()], None);
+        let sh = |args: &[&str]| {
+            let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
+            assert!(st.success(), "{args:?}");
+        };
+        sh(&["ip", "netns", "add", &d]);
+        sh(&["ip", "netns", "add", &s]);
+        sh(&["ip", "-n", &d, "link", "set", "lo", "up"]);
+        sh(&["ip", "-n", &s, "link", "set", "lo", "up"]);
+        sh(&[
+            "ip", "-n", &d, "link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", &s,
+        ]);
+        sh(&["ip", "-n", &d, "addr", "add", "10.88.0.1/24", "dev", "v0"]);
+        sh(&["ip", "-n", &s, "addr", "add", "10.88.0.2/24", "dev", "v1"]);
+        sh(&["ip", "-n", &d, "link", "set", "v0", "up"]);
+        sh(&["ip", "-n", &s, "link", "set", "v1", "up"]);
+        sh(&[
+            "ip",
+            "-n",
+            &d,
+            "route",
+            "add",
+            "10.88.9.0/24",
+            "via",
+            "10.88.0.2",
+        ]);
+        // A listener that never accepts: only the kernel's handshake answers.
+        guard.1 = Some(
+            Command::new("ip")
+                .args(["netns", "exec", &s, "python3", "-c"])
+                .arg(
+                    "import socket,time\ns=socket.socket();s.bind(('10.88.0.2',8000));s.listen(64)\n\
+                     open('/dev/stdout','w').write('ready\\n')\ntime.sleep(600)",
+                )
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        {
+            use std::io::Read;
+            let mut b = [0u8; 6];
+            let out = guard.1.as_mut().unwrap().stdout.as_mut().unwrap();
+            out.read_exact(&mut b).unwrap();
+        }
+        let dpath = format!("/run/netns/{d}");
+        let results = std::thread::spawn(move || {
+            let f = std::fs::File::open(&dpath).unwrap();
+            // SAFETY: setns on a namespace fd we hold; it affects this thread only.
+            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", io::Error::last_os_error());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let h = HalfOpen::new(16).unwrap();
+                let (lo, hi) = h.ports();
+                assert_eq!(hi - lo + 1, PORTS);
+                // A reserved port cannot be bound by anyone else.
+                let taken = std::net::TcpListener::bind(("0.0.0.0", h.shared.res.ports[0]));
+                assert!(taken.is_err(), "reserved ports are held");
+                let (tx, mut rx) = mpsc::unbounded_channel();
+                let spec = |ip: [u8; 4], port: u16, secs: u64| {
+                    Arc::new(ProbeSpec {
+                        kind: ProbeKind::TcpCheck,
+                        target: lvs_check::Target::new(IpAddr::from(ip), port),
+                        connect_timeout: Duration::from_secs(secs),
+                    })
+                };
+                let id = |n| RunId {
+                    probe: lvs_check::ProbeId(n),
+                    seq: 1,
+                };
+                assert!(h.spawn(id(1), &spec([10, 88, 0, 2], 8000, 2), tx.clone()));
+                assert!(h.spawn(id(2), &spec([10, 88, 0, 2], 8001, 2), tx.clone()));
+                assert!(h.spawn(id(3), &spec([10, 88, 9, 9], 8000, 3), tx.clone()));
+                let mut bound = spec([10, 88, 0, 2], 8000, 2);
+                Arc::make_mut(&mut bound).target.bind_port = Some(40000);
+                assert!(!h.spawn(id(4), &bound, tx.clone()), "bind_port connects");
+                let mut v6 = spec([10, 88, 0, 2], 8000, 2);
+                Arc::make_mut(&mut v6).target.connect_ip = "::1".parse().unwrap();
+                assert!(!h.spawn(id(5), &v6, tx.clone()), "IPv6 connects");
+                let mut got = HashMap::new();
+                for _ in 0..3 {
+                    let (run, r) = tokio::time::timeout(Duration::from_secs(6), rx.recv())
+                        .await
+                        .expect("a result")
+                        .unwrap();
+                    got.insert(run.probe.0, r);
+                }
+                got
+            })
+        })
+        .join()
+        .unwrap();
+        let (up, refused, hole) = (&results[&1], &results[&2], &results[&3]);
+        assert!(up.ok && up.detail == "SYN-ACK", "{up:?}");
+        assert!(
+            !refused.ok && refused.detail.contains("refused"),
+            "{refused:?}"
+        );
+        assert!(refused.latency < Duration::from_millis(900), "{refused:?}");
+        assert!(!hole.ok && hole.detail.contains("timeout"), "{hole:?}");
+        assert!(hole.latency >= Duration::from_secs(3), "{hole:?}");
+        // The server side: nothing half-open, nothing established on the probed port.
+        let ss = Command::new("ip")
+            .args(["netns", "exec", &s, "ss", "-Htan", "sport", "= :8000"])
+            .output()
+            .unwrap();
+        let ss = String::from_utf8_lossy(&ss.stdout).into_owned();
+        assert!(
+            ss.lines().all(|l| l.starts_with("LISTEN")),
+            "server keeps connections:\n{ss}"
+        );
+        assert!(ss.contains("LISTEN"), "{ss}");
+    }
+}
