@@ -157,6 +157,10 @@ struct Daemon {
     /// At start and stop every real server's weight is published or withdrawn at once: those
     /// go to the debug log and one summary line (tens of thousands of lines cost seconds).
     bulk_weights: Option<usize>,
+    /// `notify_fifo` / `lvs_notify_fifo`: the checkers' `VS …` / `RS …` lines, and what they
+    /// were opened from (a reload reopens them when that changes).
+    lvs_fifos: vrrp::Fifos,
+    lvs_fifo_cfg: vrrp::FifoCfg,
 }
 
 /// The VRRP driver task (daemon/vrrp.rs) and how to stop it.
@@ -266,6 +270,11 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     let dataplane = plane::Plane::open(dp_mode);
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<vrrp::VrrpEvent>(64);
     let vrrp = (!opts.checkers_only).then(|| start_vrrp(&loaded, vrrp_tx.clone()));
+    let lvs_fifo_cfg = if opts.vrrp_only {
+        vrrp::FifoCfg::default()
+    } else {
+        vrrp::lvs_fifo_cfg(&loaded, vrrp.is_some())
+    };
     let mut d = Daemon {
         exec: Executor::with_tcp_check(opts.max_concurrent_probes, opts.tcp_check),
         opts,
@@ -281,6 +290,8 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
         stalls: 0,
         vrrp,
         bulk_weights: None,
+        lvs_fifos: vrrp::Fifos::open(&lvs_fifo_cfg),
+        lvs_fifo_cfg,
     };
     // lvs_sync_daemon with the built-in data plane (daemon/sync.rs).
     let (sync_tx, mut sync_rx) = mpsc::channel::<sync::EngineReq>(64);
@@ -361,6 +372,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
         destinations = d.bulk_weights.take().unwrap_or(0),
         "weights withdrawn"
     );
+    d.lvs_fifos.close().await;
     if let Some(mut v) = d.vrrp.take() {
         // Priority-0 adverts, VIPs removed, STOP notifies: the driver does it on shutdown.
         if let Some(tx) = v.stop.take() {
@@ -469,6 +481,54 @@ async fn serve_client(stream: UnixStream, tx: mpsc::Sender<Control>) -> anyhow::
     Ok(())
 }
 
+/// keepalived's LVS line for `notify_fifo` / `lvs_notify_fifo` (keepalived.md §3.13):
+/// `VS [192.168.201.15]:tcp:80 UP` on a quorum change, `RS [1.2.3.4]:tcp:80
+/// [192.168.201.15]:tcp:80 DOWN` on a real server's; a fwmark service is `FWM 5`, a group
+/// `[NAME]:0`.
+fn lvs_fifo_line(
+    event: NotifyEvent,
+    vs: &lvs_check::VsKey,
+    dest: Option<SocketAddr>,
+    conf: &lvs_config::Config,
+) -> String {
+    use lvs_check::{Protocol, VsKey};
+    let proto = |p: Protocol| match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    };
+    let trio = |a: SocketAddr, p: &str| format!("[{}]:{p}:{}", a.ip(), a.port());
+    // A fwmark service's protocol is its `protocol` keyword (keepalived's service_type).
+    let svc_proto = match vs {
+        VsKey::Addr { protocol, .. } | VsKey::Group { protocol, .. } => proto(*protocol),
+        VsKey::Fwmark { .. } => conf
+            .virtual_servers
+            .iter()
+            .find(|v| checkers::vs_key(v) == *vs)
+            .map_or("none", |v| match v.protocol {
+                lvs_config::Protocol::Tcp => "tcp",
+                lvs_config::Protocol::Udp => "udp",
+                lvs_config::Protocol::Sctp => "sctp",
+            }),
+    };
+    let vs_s = match vs {
+        VsKey::Addr { addr, port, .. } => trio(SocketAddr::new(*addr, *port), svc_proto),
+        VsKey::Fwmark { mark, .. } => format!("FWM {mark}"),
+        VsKey::Group { name, .. } => format!("[{name}]:0"),
+    };
+    let (kind, up) = match event {
+        NotifyEvent::RsUp => ("RS", true),
+        NotifyEvent::RsDown => ("RS", false),
+        NotifyEvent::QuorumUp => ("VS", true),
+        NotifyEvent::QuorumDown => ("VS", false),
+    };
+    let state = if up { "UP" } else { "DOWN" };
+    match (kind, dest) {
+        ("RS", Some(d)) => format!("RS {} {vs_s} {state}\n", trio(d, svc_proto)),
+        _ => format!("VS {vs_s} {state}\n"),
+    }
+}
+
 impl Daemon {
     fn drain_actions(&mut self) {
         while let Some(a) = self.engine.poll_action() {
@@ -521,6 +581,10 @@ impl Daemon {
                         _ => format!("{event:?} {vs}"),
                     };
                     info!(event = %what, "notify");
+                    if !self.lvs_fifos.is_empty() {
+                        let line = lvs_fifo_line(event, &vs, dest, &self.loaded.config);
+                        self.lvs_fifos.write(&line);
+                    }
                     if let Some(argv) = script {
                         checkers::run_script(&argv, &what);
                     }
@@ -646,6 +710,7 @@ impl Daemon {
                 self.engine.reconfigure(Instant::now(), cfg);
                 self.dataplane.reconfigure();
                 self.loaded = loaded;
+                self.reopen_lvs_fifos();
                 Ok(self.reload_applied(t0))
             }
         };
@@ -688,6 +753,21 @@ impl Daemon {
             virtual_servers = positions.len(),
             "reload: only these virtual servers changed"
         );
+    }
+
+    /// After a full reload: the checkers' FIFOs follow `global_defs` (the old FIFO scripts are
+    /// stopped as at shutdown, in the background).
+    fn reopen_lvs_fifos(&mut self) {
+        if self.opts.vrrp_only {
+            return;
+        }
+        let cfg = vrrp::lvs_fifo_cfg(&self.loaded, self.vrrp.is_some());
+        if cfg == self.lvs_fifo_cfg {
+            return;
+        }
+        let mut old = std::mem::replace(&mut self.lvs_fifos, vrrp::Fifos::open(&cfg));
+        self.lvs_fifo_cfg = cfg;
+        tokio::spawn(async move { old.close().await });
     }
 
     /// Counts and logs a reload that took effect; the reply's text.
@@ -1977,6 +2057,55 @@ virtual_server 192.0.2.1 80 {
 
     /// `lvs_sync_daemon eth0 VI_1`: the kernel daemon is the backup until VI_1 is MASTER, then the
     /// master (keepalived's VRRP process); without an instance both run all along.
+    #[test]
+    fn lvs_fifo_lines_are_keepalived_s() {
+        use lvs_check::{NotifyEvent, Protocol, VsKey};
+        let l = lvs_config::parse_str(
+            "t.conf",
+            "virtual_server fwmark 5 {\n protocol UDP\n real_server 10.0.0.1 53 {\n }\n}\n",
+        );
+        let conf = &l.config;
+        let v6 = VsKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "2001:db8::1".parse().unwrap(),
+            port: 443,
+        };
+        assert_eq!(
+            super::lvs_fifo_line(
+                NotifyEvent::RsDown,
+                &v6,
+                Some("[2001:db8::10]:8443".parse().unwrap()),
+                conf
+            ),
+            "RS [2001:db8::10]:tcp:8443 [2001:db8::1]:tcp:443 DOWN\n"
+        );
+        assert_eq!(
+            super::lvs_fifo_line(NotifyEvent::QuorumUp, &v6, None, conf),
+            "VS [2001:db8::1]:tcp:443 UP\n"
+        );
+        let fwm = VsKey::Fwmark {
+            mark: 5,
+            ipv6: false,
+        };
+        assert_eq!(
+            super::lvs_fifo_line(
+                NotifyEvent::RsUp,
+                &fwm,
+                Some("10.0.0.1:53".parse().unwrap()),
+                conf
+            ),
+            "RS [10.0.0.1]:udp:53 FWM 5 UP\n"
+        );
+        let grp = VsKey::Group {
+            name: "web".into(),
+            protocol: Protocol::Sctp,
+        };
+        assert_eq!(
+            super::lvs_fifo_line(NotifyEvent::QuorumDown, &grp, None, conf),
+            "VS [web]:0 DOWN\n"
+        );
+    }
+
     #[test]
     fn kernel_sync_daemon_follows_the_named_instance() {
         use lvs_ipvs::admin::DaemonState::{Backup, Master};

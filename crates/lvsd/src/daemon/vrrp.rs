@@ -604,10 +604,11 @@ fn notifiers(cfg: &Config, pol: &ScriptPolicy) -> Notifiers {
 
 // ===== notify FIFOs =====
 
-/// `notify_fifo` / `vrrp_notify_fifo`: one line per state change, in order
-/// (keepalived.md §3.13), written without ever blocking the engine.
+/// `notify_fifo` / `vrrp_notify_fifo` (the VRRP driver) and `notify_fifo` / `lvs_notify_fifo`
+/// (the checkers): one line per state change, in order (keepalived.md §3.13), written without
+/// ever blocking the engine.
 #[derive(Debug, Default)]
-struct Fifos {
+pub(crate) struct Fifos {
     open: Vec<(PathBuf, std::fs::File)>,
     /// `*_fifo_script` processes (they get the FIFO path as last argument).
     readers: Vec<tokio::process::Child>,
@@ -616,28 +617,73 @@ struct Fifos {
 
 /// The FIFOs of a configuration and their scripts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct FifoCfg {
+pub(crate) struct FifoCfg {
     /// Each FIFO with the owner it gets when lvsd creates it.
     paths: Vec<(PathBuf, Option<lvs_config::ScriptUser>)>,
     scripts: Vec<(Prepared, PathBuf)>,
 }
 
+/// One FIFO a writer uses: its path and owner from `global_defs`, and the keyword of its
+/// `*_fifo_script` when this writer is the one that starts that script.
+type FifoDef<'a> = (
+    &'a Option<String>,
+    &'a Option<lvs_config::ScriptUser>,
+    Option<&'static str>,
+);
+
+/// The VRRP driver's FIFOs: `notify_fifo` and `vrrp_notify_fifo`, with their scripts.
 fn fifo_cfg(cfg: &Config, pol: &ScriptPolicy) -> FifoCfg {
     let g = &cfg.global_defs;
-    let mut out = FifoCfg::default();
-    for (path, owner, script_kw) in [
-        (&g.notify_fifo, &g.notify_fifo_owner, "notify_fifo_script"),
+    fifo_cfg_of(
+        cfg,
+        pol,
+        &[
+            (
+                &g.notify_fifo,
+                &g.notify_fifo_owner,
+                Some("notify_fifo_script"),
+            ),
+            (
+                &g.vrrp_notify_fifo,
+                &g.vrrp_notify_fifo_owner,
+                Some("vrrp_notify_fifo_script"),
+            ),
+        ],
+    )
+}
+
+/// The checkers' FIFOs: `notify_fifo` and `lvs_notify_fifo`. Both writers share `notify_fifo`;
+/// its script is started once, by the VRRP driver when one runs (`vrrp_running`), else here.
+pub(crate) fn lvs_fifo_cfg(loaded: &Loaded, vrrp_running: bool) -> FifoCfg {
+    let g = &loaded.config.global_defs;
+    let defs: [FifoDef<'_>; 2] = [
         (
-            &g.vrrp_notify_fifo,
-            &g.vrrp_notify_fifo_owner,
-            "vrrp_notify_fifo_script",
+            &g.notify_fifo,
+            &g.notify_fifo_owner,
+            (!vrrp_running).then_some("notify_fifo_script"),
         ),
-    ] {
+        (
+            &g.lvs_notify_fifo,
+            &g.lvs_notify_fifo_owner,
+            Some("lvs_notify_fifo_script"),
+        ),
+    ];
+    if defs.iter().all(|(p, _, _)| p.is_none()) {
+        return FifoCfg::default();
+    }
+    fifo_cfg_of(&loaded.config, &ScriptPolicy::new(loaded), &defs)
+}
+
+fn fifo_cfg_of(cfg: &Config, pol: &ScriptPolicy, defs: &[FifoDef<'_>]) -> FifoCfg {
+    let g = &cfg.global_defs;
+    let mut out = FifoCfg::default();
+    for &(path, owner, script_kw) in defs {
         let Some(p) = path else { continue };
         let p = PathBuf::from(p);
         if !out.paths.iter().any(|(q, _)| *q == p) {
             out.paths.push((p.clone(), owner.clone()));
         }
+        let Some(script_kw) = script_kw else { continue };
         // `*_fifo_script "CMD ARGS" [user [group]]` (kept as written by lvs-config).
         if let Some(b) = g.other.iter().find(|b| b.keyword == script_kw) {
             let mut words = b.args.iter();
@@ -667,7 +713,7 @@ fn fifo_cfg(cfg: &Config, pol: &ScriptPolicy) -> FifoCfg {
 }
 
 impl Fifos {
-    fn open(cfg: &FifoCfg) -> Self {
+    pub(crate) fn open(cfg: &FifoCfg) -> Self {
         let mut f = Fifos::default();
         for (p, owner) in &cfg.paths {
             // `notify_fifo PATH USER [GROUP]`: a FIFO created here gets that owner.
@@ -691,7 +737,12 @@ impl Fifos {
         f
     }
 
-    fn write(&mut self, line: &str) {
+    /// No FIFO is open (nothing to format lines for).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    pub(crate) fn write(&mut self, line: &str) {
         use std::io::Write as _;
         for (p, file) in &mut self.open {
             if let Err(e) = file.write_all(line.as_bytes()) {
@@ -703,7 +754,7 @@ impl Fifos {
 
     /// Stop the FIFO scripts (SIGTERM, as keepalived), after a moment for
     /// them to read the last lines.
-    async fn close(&mut self) {
+    pub(crate) async fn close(&mut self) {
         if self.readers.is_empty() {
             return;
         }
