@@ -189,3 +189,110 @@ fn checker_events_reach_both_fifos_and_the_fifo_script() {
     );
     drop(d);
 }
+
+/// The checkers' notify scripts run as keepalived runs them: as `script_user`, and under
+/// `enable_script_security` an unsafe one (in a world-writable directory) never runs. Needs
+/// root (to switch users); skipped otherwise.
+#[test]
+fn notify_scripts_run_as_script_user_and_unsafe_ones_are_disabled() {
+    // The effective uid, from /proc/self/status ("Uid: real effective ...").
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("1");
+    if euid != "0" {
+        eprintln!("skipped: needs root to run scripts as another user");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lvsd-check-scripts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (safe, unsafe_dir, out) = (dir.join("safe"), dir.join("open"), dir.join("out"));
+    for (d, mode) in [
+        (&dir, 0o755),
+        (&safe, 0o755),
+        (&unsafe_dir, 0o777),
+        (&out, 0o777),
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let write_script = |path: &Path, tag: &str| {
+        std::fs::write(
+            path,
+            format!("#!/bin/sh\nid -u > {}/{tag}\n", out.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let good = safe.join("down.sh");
+    let bad = unsafe_dir.join("down.sh");
+    write_script(&good, "good");
+    write_script(&bad, "bad");
+    let (p1, p2) = (free_port(), free_port());
+    let stop1 = serve(p1);
+    let stop2 = serve(p2);
+    let conf = dir.join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n  script_user nobody\n  enable_script_security\n}}\n\
+             virtual_server 127.0.0.10 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
+               real_server 127.0.0.1 {p1} {{\n    notify_down {good}\n    TCP_CHECK {{\n      connect_timeout 1\n      retry 0\n    }}\n  }}\n\
+               real_server 127.0.0.1 {p2} {{\n    notify_down {bad}\n    TCP_CHECK {{\n      connect_timeout 1\n      retry 0\n    }}\n  }}\n\
+             }}\n",
+            good = good.display(),
+            bad = bad.display(),
+        ),
+    )
+    .unwrap();
+    let log_path = dir.join("lvsd.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(LVSD)
+        .args(["run", "-C", "-n", "-l", "--dataplane", "none"])
+        .arg("-f")
+        .arg(&conf)
+        .arg("--control-socket")
+        .arg(dir.join("ctl.sock"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let d = Daemon {
+        child,
+        dir: dir.clone(),
+    };
+    // Let both be checked up once, then take both down.
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(stop1);
+    drop(stop2);
+    let t0 = Instant::now();
+    let nobody = loop {
+        if let Ok(s) = std::fs::read_to_string(out.join("good")) {
+            if !s.is_empty() {
+                break s;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "notify_down never ran\nlog:\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(nobody.trim(), "65534", "runs as script_user nobody");
+    // Both real servers went down in the same loop; give the refused one a moment more.
+    std::thread::sleep(Duration::from_millis(1500));
+    let log_text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        !out.join("bad").exists(),
+        "an unsafe notify_down ran under enable_script_security\nlog:\n{log_text}"
+    );
+    assert!(
+        log_text.contains("world-writable") && log_text.contains("keepalived.conf:"),
+        "the refusal names the file and line:\n{log_text}"
+    );
+    drop(d);
+}

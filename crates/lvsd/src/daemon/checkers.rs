@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lvs_check as chk;
 use lvs_config as cfg;
-use tracing::{info, warn};
+use tracing::warn;
 
 /// Default jitter: each full `delay_loop` is shortened by up to 5 %.
 const JITTER_PERMILLE: u16 = 50;
@@ -258,36 +258,6 @@ pub(crate) fn engine_vs(vs: &cfg::VirtualServer, conf: &cfg::Config) -> chk::Vir
         });
     }
     v
-}
-
-/// Runs a notify / quorum script: argv as configured, no shell, not waited for (keepalived
-/// runs them fire-and-forget); the exit status is logged.
-pub(crate) fn run_script(argv: &[String], why: &str) {
-    let Some((prog, args)) = argv.split_first() else {
-        return;
-    };
-    let mut cmd = tokio::process::Command::new(prog);
-    cmd.args(args).stdin(std::process::Stdio::null());
-    let why = why.to_owned();
-    match cmd.spawn() {
-        Ok(mut child) => {
-            let prog = prog.clone();
-            tokio::spawn(async move {
-                match child.wait().await {
-                    Ok(s) if s.success() => {
-                        info!(script = %prog, event = %why, "notify script done")
-                    }
-                    Ok(s) => {
-                        warn!(script = %prog, event = %why, status = %s, "notify script failed")
-                    }
-                    Err(e) => {
-                        warn!(script = %prog, event = %why, error = %e, "notify script wait failed")
-                    }
-                }
-            });
-        }
-        Err(e) => warn!(script = %prog, event = %why, error = %e, "cannot run notify script"),
-    }
 }
 
 /// `address`/`port`/`protocol` of a virtual server key, for status output.

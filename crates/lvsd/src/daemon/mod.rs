@@ -161,6 +161,8 @@ struct Daemon {
     /// were opened from (a reload reopens them when that changes).
     lvs_fifos: vrrp::Fifos,
     lvs_fifo_cfg: vrrp::FifoCfg,
+    /// The checkers' notify scripts, prepared (user, security) at load and reload.
+    check_scripts: vrrp::CheckScripts,
 }
 
 /// The VRRP driver task (daemon/vrrp.rs) and how to stop it.
@@ -292,7 +294,11 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
         bulk_weights: None,
         lvs_fifos: vrrp::Fifos::open(&lvs_fifo_cfg),
         lvs_fifo_cfg,
+        check_scripts: vrrp::CheckScripts::default(),
     };
+    if !d.opts.vrrp_only {
+        d.check_scripts = vrrp::CheckScripts::new(&d.loaded);
+    }
     // lvs_sync_daemon with the built-in data plane (daemon/sync.rs).
     let (sync_tx, mut sync_rx) = mpsc::channel::<sync::EngineReq>(64);
     let _sync = sync::start(
@@ -586,7 +592,7 @@ impl Daemon {
                         self.lvs_fifos.write(&line);
                     }
                     if let Some(argv) = script {
-                        checkers::run_script(&argv, &what);
+                        self.check_scripts.run(&argv, &what);
                     }
                 }
                 Action::Stalled { spec, after, .. } => {
@@ -711,6 +717,9 @@ impl Daemon {
                 self.dataplane.reconfigure();
                 self.loaded = loaded;
                 self.reopen_lvs_fifos();
+                if !self.opts.vrrp_only {
+                    self.check_scripts = vrrp::CheckScripts::new(&self.loaded);
+                }
                 Ok(self.reload_applied(t0))
             }
         };
@@ -744,6 +753,11 @@ impl Daemon {
                 self.engine.reconfigure(now, checkers::engine_config(conf));
             }
         }
+        if !self.opts.vrrp_only {
+            self.check_scripts
+                .add(&self.loaded, positions.iter().copied());
+        }
+        let conf = &self.loaded.config;
         if same_count {
             self.dataplane.reconfigure_some(conf, &positions);
         } else {

@@ -487,6 +487,71 @@ impl ScriptPolicy {
     }
 }
 
+/// The checkers' notify scripts (`notify_up` / `notify_down` / `quorum_up` / `quorum_down`),
+/// prepared as keepalived prepares them (`script_user` or the script's own user,
+/// `enable_script_security`), keyed by the argv the checker engine carries in its notify
+/// actions. A script refused here (insecure, missing, unknown user) is logged with file:line
+/// once, at load, and never runs.
+#[derive(Debug, Default)]
+pub(crate) struct CheckScripts {
+    by_argv: HashMap<Vec<String>, Option<Prepared>>,
+}
+
+impl CheckScripts {
+    pub(crate) fn new(loaded: &Loaded) -> Self {
+        let mut out = CheckScripts::default();
+        out.add(loaded, 0..loaded.config.virtual_servers.len());
+        out
+    }
+
+    /// Prepares the scripts of the virtual servers at `positions` not prepared yet (a reload
+    /// of a few virtual servers; entries no longer used are harmless).
+    pub(crate) fn add(&mut self, loaded: &Loaded, positions: impl IntoIterator<Item = usize>) {
+        let mut pol: Option<ScriptPolicy> = None;
+        let mut add = |s: &Option<Script>, kw: &str| {
+            let Some(s) = s else { return };
+            if self.by_argv.contains_key(&s.args) {
+                return;
+            }
+            let pol = pol.get_or_insert_with(|| ScriptPolicy::new(loaded));
+            self.by_argv.insert(s.args.clone(), pol.prepare(s, kw));
+        };
+        for vs in positions
+            .into_iter()
+            .filter_map(|i| loaded.config.virtual_servers.get(i))
+        {
+            add(&vs.quorum_up, "quorum_up");
+            add(&vs.quorum_down, "quorum_down");
+            for rs in &vs.real_servers {
+                add(&rs.notify_up, "notify_up");
+                add(&rs.notify_down, "notify_down");
+            }
+        }
+    }
+
+    /// Runs the script configured as `argv` (no shell, no extra arguments, as keepalived),
+    /// not waited for; its exit status is logged.
+    pub(crate) fn run(&self, argv: &[String], why: &str) {
+        let Some(Some(p)) = self.by_argv.get(argv) else {
+            debug!(script = ?argv, event = %why, "notify script disabled");
+            return;
+        };
+        let Some(mut child) = spawn_script(p, &[]) else {
+            return;
+        };
+        let (prog, why) = (p.argv[0].clone(), why.to_owned());
+        tokio::spawn(async move {
+            match child.wait().await {
+                Ok(s) if s.success() => debug!(script = %prog, event = %why, "notify script done"),
+                Ok(s) => warn!(script = %prog, event = %why, status = %s, "notify script failed"),
+                Err(e) => {
+                    warn!(script = %prog, event = %why, error = %e, "notify script wait failed")
+                }
+            }
+        });
+    }
+}
+
 fn uses_scripts(c: &Config) -> bool {
     c.vrrp_scripts.iter().any(|s| s.script.is_some())
         || c.vrrp_instances.iter().any(|v| {
