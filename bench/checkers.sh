@@ -39,13 +39,12 @@ ip netns add "$NS"; ip -n "$NS" link set lo up
 ulimit -n "$(ulimit -Hn)"
 python3 bench/checkers-vm/gen-config.py "$N_TCP" "$N_HTTP" > "$DIR/keepalived.conf"
 # SYNs (no ACK) to the TCP_CHECK port, counted by the kernel.
-syns() { ip netns exec "$NS" nft list counter inet lvsdbench syns 2>/dev/null | awk '/packets/ {print $2; exit}'; }
+syns() { ip netns exec "$NS" nft list chain inet lvsdbench input 2>/dev/null | awk '/packets/ {for (i = 1; i < NF; i++) if ($i == "packets") {print $(i + 1); exit}}'; }
 if command -v nft >/dev/null && ip netns exec "$NS" nft -f - <<'NFT'
 table inet lvsdbench {
-  counter syns { }
   chain input {
     type filter hook input priority 0; policy accept;
-    tcp dport 8000 tcp flags & (syn | ack) == syn counter name syns
+    tcp dport 8000 tcp flags & (syn | ack) == syn counter
   }
 }
 NFT

@@ -2,6 +2,8 @@
 # checker process, one after the other, against local servers (bench_servers on 127.x.y.z).
 # Results: $OUT/results.tsv (name, CPU % of one core, RSS KiB, peak RSS KiB, TCP probes/s,
 # HTTP probes/s, servers' CPU %, anonymous RSS KiB, CPU us per probe).
+# TCP probes are the SYNs that reached port 8000 (an nftables counter: a half-open probe is never
+# accepted), the same for every implementation; HTTP probes the connections bench_servers accepted.
 . /vm/lib.sh
 read N_TCP N_HTTP SECS WARM WHAT < /payload/params
 C=/payload/checkers.conf
@@ -12,6 +14,16 @@ ulimit -n 65536
 /sbin/ip link set lo up
 vm_load_ipvs || die "no ip_vs"
 echo "bench: $N_TCP TCP_CHECK + $N_HTTP HTTP_GET, delay_loop 1; warm-up ${WARM}s, measure ${SECS}s; $(nproc) vCPU"
+modprobe nf_tables 2>/dev/null
+/sbin/nft -f - <<'NFT' || die "nft: cannot count SYNs"
+table inet lvsdbench {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    tcp dport 8000 tcp flags & (syn | ack) == syn counter
+  }
+}
+NFT
+syns() { /sbin/nft list chain inet lvsdbench input | awk '/packets/ {for (i = 1; i < NF; i++) if ($i == "packets") {print $(i + 1); exit}}'; }
 /usr/local/bin/bench_servers 8000 8080 /tmp/counts & SPID=$!
 sleep 2
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
@@ -21,12 +33,12 @@ measure() {
   [ -d /proc/$2 ] || { echo "FAIL: $1: process $2 is gone"; fail=1; return; }
   set -- "$1" "$2" $(cat /tmp/counts)
   c0=$(ticks $2); s0=$(now); sv0=$(ticks $SPID)
-  tcp0=$4; http0=$6
+  tcp0=$(syns); http0=$6
   sleep $SECS
   set -- "$1" "$2" $(cat /tmp/counts)
-  c1=$(ticks $2); s1=$(now); sv1=$(ticks $SPID)
+  c1=$(ticks $2); s1=$(now); sv1=$(ticks $SPID); tcp1=$(syns)
   rss=$(awk '/^VmRSS/ {print $2}' /proc/$2/status); hwm=$(awk '/^VmHWM/ {print $2}' /proc/$2/status); anon=$(awk '/^RssAnon/ {print $2}' /proc/$2/status)
-  line=$(awk -v n="$1" -v c0=$c0 -v c1=$c1 -v s0=$s0 -v s1=$s1 -v t0=$tcp0 -v t1=$4 -v h0=$http0 -v h1=$6 \
+  line=$(awk -v n="$1" -v c0=$c0 -v c1=$c1 -v s0=$s0 -v s1=$s1 -v t0=$tcp0 -v t1=$tcp1 -v h0=$http0 -v h1=$6 \
     -v rss=$rss -v hwm=$hwm -v anon=$anon -v v0=$sv0 -v v1=$sv1 'BEGIN { d = s1 - s0; n_p = t1 - t0 + h1 - h0; pp = 0; if (n_p > 0) pp = 1e6 * (c1 - c0) / 100 / n_p
       printf "%s\t%.1f\t%d\t%d\t%.0f\t%.0f\t%.1f\t%d\t%.1f\n", n, 100 * (c1 - c0) / 100 / d, rss, hwm, (t1 - t0) / d, (h1 - h0) / d, 100 * (v1 - v0) / 100 / d, anon, pp }')
   echo "$line" >> $R
@@ -37,9 +49,10 @@ stop() { kill -TERM $1 2>/dev/null; t=0; while kill -0 $1 2>/dev/null && [ $t -l
 for what in $WHAT; do
   /sbin/ipvsadm -C
   case $what in
-  lvsd-none|lvsd-kernel)
-    dp=${what#lvsd-}
-    /usr/local/bin/lvsd run -C -n -l -f $C --dataplane $dp --control-socket /tmp/lvsd.sock -p /tmp/lvsd.pid \
+  lvsd-none|lvsd-kernel|lvsd-none-connect|lvsd-kernel-connect)
+    dp=${what#lvsd-}; dp=${dp%-connect}; tc=half-open
+    case $what in *-connect) tc=connect ;; esac
+    /usr/local/bin/lvsd run -C -n -l -f $C --dataplane $dp --tcp-check $tc --control-socket /tmp/lvsd.sock -p /tmp/lvsd.pid \
       > $OUT/$what.log 2>&1 & P=$!
     sleep $WARM
     measure $what $P

@@ -3,7 +3,9 @@
 # HTTP_GET, delay_loop 1, against local servers; CPU and RSS of lvsd (`run -C`, data plane none
 # and kernel) and of keepalived 2.2.7's checker process on the same config, one after the other.
 #   bench/checkers-vm/run.sh [N_TCP] [N_HTTP] [SECONDS] [WARMUP] [WHAT...]
-#   WHAT: lvsd-none lvsd-kernel keepalived (default: all three)
+#   WHAT: lvsd-none lvsd-kernel (half-open TCP_CHECK, the default), lvsd-none-connect
+#   lvsd-kernel-connect (`--tcp-check connect`), keepalived
+#   (default: lvsd-none lvsd-none-connect lvsd-kernel keepalived)
 # Env: LVSD (default: cargo build --release), SERVERS (default: the bench_servers example),
 # OUT (default /tmp/lvsd-bench-checkers-vm), LVSD_VM_MEM / LVSD_VM_SMP (default 2048 / 2).
 # The VM runs under qemu TCG (no KVM here): every figure is inflated by emulation, equally for
@@ -11,7 +13,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"; ROOT="$(cd "$HERE/../.." && pwd)"
 N_TCP=${1:-10000}; N_HTTP=${2:-2000}; SECS=${3:-30}; WARM=${4:-25}; shift $(( $# < 4 ? $# : 4 )) || true
-WHAT="${*:-lvsd-none lvsd-kernel keepalived}"
+WHAT="${*:-lvsd-none lvsd-none-connect lvsd-kernel keepalived}"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 "$ROOT/tests/vm/vm-run.sh" --check || exit 77
 cd "$ROOT"
