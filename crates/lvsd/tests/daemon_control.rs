@@ -7,70 +7,15 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::{free_port, CheckersDaemon};
+
 const LVSD: &str = env!("CARGO_BIN_EXE_lvsd");
-
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Daemon {
-    fn sock(&self) -> String {
-        self.dir.join("ctl.sock").display().to_string()
-    }
-    fn status(&self) -> Option<Value> {
-        let out = Command::new(LVSD)
-            .args(["status", "--json", "--control-socket", &self.sock()])
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).ok())
-            .flatten()
-    }
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("lvsd.log")).unwrap_or_default()
-    }
-    fn wait_for<F: Fn(&Value) -> bool>(&self, what: &str, f: F) -> Value {
-        let t0 = Instant::now();
-        loop {
-            if let Some(s) = self.status() {
-                if f(&s) {
-                    return s;
-                }
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {what}\nstatus: {:?}\nlog:\n{}",
-                self.status(),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn config(up: u16, down: u16, weight: u32) -> String {
     format!(
@@ -105,8 +50,6 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
 #[test]
 fn status_metrics_reload_and_stop() {
     let dir = std::env::temp_dir().join(format!("lvsd-h6-daemon-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
     // A live real server; the other port has no listener (connection refused).
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let up = listener.local_addr().unwrap().port();
@@ -117,37 +60,14 @@ fn status_metrics_reload_and_stop() {
     });
     let down = free_port();
     let metrics_port = free_port();
-    let conf = dir.join("keepalived.conf");
-    std::fs::write(&conf, config(up, down, 3)).unwrap();
-    let log = std::fs::File::create(dir.join("lvsd.log")).unwrap();
-    let child = Command::new(LVSD)
-        .args([
-            "run",
-            "-C",
-            "-n",
-            "-l",
-            "--dataplane",
-            "none",
-            "--seed",
-            "7",
-        ])
-        .arg("-f")
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.join("lvsd.pid"))
-        .arg("--control-socket")
-        .arg(dir.join("ctl.sock"))
-        .arg("--metrics")
-        .arg(format!("127.0.0.1:{metrics_port}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let d = Daemon {
-        child,
-        dir: dir.clone(),
-    };
+    let pidfile = dir.join("lvsd.pid").display().to_string();
+    let metrics = format!("127.0.0.1:{metrics_port}");
+    let d = CheckersDaemon::start(
+        dir.clone(),
+        &config(up, down, 3),
+        &["--seed", "7", "-p", &pidfile, "--metrics", &metrics],
+    );
+    let conf = d.conf();
 
     // Status: the schema's guaranteed fields, and the checkers' verdicts.
     let st = d.wait_for("first verdicts", |s| {

@@ -9,33 +9,12 @@
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const LVSD: &str = env!("CARGO_BIN_EXE_lvsd");
-
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{free_port, CheckersDaemon};
 
 /// Serves (accepts and closes) until the listener is dropped by the returned guard.
 fn serve(port: u16) -> std::sync::mpsc::Sender<()> {
@@ -114,10 +93,9 @@ fn checker_events_reach_both_fifos_and_the_fifo_script() {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(&script_out, "").unwrap();
     std::fs::set_permissions(&script_out, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let conf = dir.join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
+    let d = CheckersDaemon::start(
+        dir.clone(),
+        &format!(
             "global_defs {{\n  notify_fifo {all}\n  lvs_notify_fifo {lvs}\n  lvs_notify_fifo_script {script}\n}}\n\
              virtual_server 127.0.0.10 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
                real_server 127.0.0.1 {up} {{\n    weight 3\n    TCP_CHECK {{\n      connect_timeout 1\n      retry 0\n    }}\n  }}\n\
@@ -127,25 +105,9 @@ fn checker_events_reach_both_fifos_and_the_fifo_script() {
             lvs = lvs_fifo.display(),
             script = script.display(),
         ),
-    )
-    .unwrap();
+        &[],
+    );
     let log_path = dir.join("lvsd.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(LVSD)
-        .args(["run", "-C", "-n", "-l", "--dataplane", "none"])
-        .arg("-f")
-        .arg(&conf)
-        .arg("--control-socket")
-        .arg(dir.join("ctl.sock"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let d = Daemon {
-        child,
-        dir: dir.clone(),
-    };
     // lvsd creates the FIFOs; the test reads notify_fifo itself.
     let t0 = Instant::now();
     while !all_fifo.exists() {
@@ -233,10 +195,9 @@ fn notify_scripts_run_as_script_user_and_unsafe_ones_are_disabled() {
     let (p1, p2) = (free_port(), free_port());
     let stop1 = serve(p1);
     let stop2 = serve(p2);
-    let conf = dir.join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
+    let d = CheckersDaemon::start(
+        dir.clone(),
+        &format!(
             "global_defs {{\n  script_user nobody\n  enable_script_security\n}}\n\
              virtual_server 127.0.0.10 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
                real_server 127.0.0.1 {p1} {{\n    notify_down {good}\n    TCP_CHECK {{\n      connect_timeout 1\n      retry 0\n    }}\n  }}\n\
@@ -245,25 +206,9 @@ fn notify_scripts_run_as_script_user_and_unsafe_ones_are_disabled() {
             good = good.display(),
             bad = bad.display(),
         ),
-    )
-    .unwrap();
+        &[],
+    );
     let log_path = dir.join("lvsd.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(LVSD)
-        .args(["run", "-C", "-n", "-l", "--dataplane", "none"])
-        .arg("-f")
-        .arg(&conf)
-        .arg("--control-socket")
-        .arg(dir.join("ctl.sock"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let d = Daemon {
-        child,
-        dir: dir.clone(),
-    };
     // Let both be checked up once, then take both down.
     std::thread::sleep(Duration::from_millis(1500));
     drop(stop1);

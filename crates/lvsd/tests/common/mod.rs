@@ -1,9 +1,9 @@
-//! Shared by the privileged integration tests of `lvsd` (each test file includes it with
-//! `mod common;`).
+//! Shared by the integration tests of `lvsd` (each test file includes it with `mod common;`).
 
 use std::process::Command;
 
 /// Whether network-namespace tests can run here: root and iproute2. Prints why not.
+#[allow(dead_code)]
 pub fn netns_capable() -> bool {
     let root = Command::new("id")
         .arg("-u")
@@ -71,4 +71,103 @@ impl Drop for VethWorld {
 pub fn ip(ns: &str, args: &[&str]) {
     let st = Command::new("ip").arg("-n").arg(ns).args(args).status();
     assert!(st.unwrap().success(), "ip {args:?}");
+}
+
+/// A free TCP port on 127.0.0.1 (bound once, then released).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `lvsd run -C -n -l --dataplane none` (checkers alone, nothing programmed) on
+/// `DIR/keepalived.conf`, logging to `DIR/lvsd.log`, control socket `DIR/ctl.sock`. Needs no
+/// privileges. Dropping it kills the child (by PID) and removes `DIR`.
+#[allow(dead_code)]
+pub struct CheckersDaemon {
+    pub child: std::process::Child,
+    pub dir: std::path::PathBuf,
+}
+
+#[allow(dead_code)]
+impl CheckersDaemon {
+    /// Writes `conf` into `DIR` (created if needed; what the test put there stays) and starts
+    /// lvsd with `extra` arguments added.
+    pub fn start(dir: std::path::PathBuf, conf: &str, extra: &[&str]) -> Self {
+        use std::process::Stdio;
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("keepalived.conf"), conf).unwrap();
+        let log = std::fs::File::create(dir.join("lvsd.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["run", "-C", "-n", "-l", "--dataplane", "none"])
+            .arg("-f")
+            .arg(dir.join("keepalived.conf"))
+            .arg("--control-socket")
+            .arg(dir.join("ctl.sock"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        CheckersDaemon { child, dir }
+    }
+
+    pub fn conf(&self) -> std::path::PathBuf {
+        self.dir.join("keepalived.conf")
+    }
+
+    pub fn sock(&self) -> String {
+        self.dir.join("ctl.sock").display().to_string()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("lvsd.log")).unwrap_or_default()
+    }
+
+    /// `lvsd status --json`, when the daemon answers.
+    pub fn status(&self) -> Option<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["status", "--json", "--control-socket", &self.sock()])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())
+            .flatten()
+    }
+
+    /// Polls the status until `f` holds (20 s at most, then fails with the status and log).
+    pub fn wait_for<F: Fn(&serde_json::Value) -> bool>(
+        &self,
+        what: &str,
+        f: F,
+    ) -> serde_json::Value {
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Some(s) = self.status() {
+                if f(&s) {
+                    return s;
+                }
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(20),
+                "timed out waiting for {what}\nstatus: {:?}\nlog:\n{}",
+                self.status(),
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for CheckersDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
