@@ -74,8 +74,8 @@ pub enum TcpCheckMode {
     /// A full connect, closed with a RST (keepalived's way, minus the FIN exchange).
     Connect,
     /// A SYN from a raw socket; a SYN-ACK means up (needs CAP_NET_RAW; falls back to
-    /// [`TcpCheckMode::Connect`] without it). IPv6, `bind_port`, `bind_if` and `fwmark`
-    /// targets always connect.
+    /// [`TcpCheckMode::Connect`] without it). `bind_port`, `bind_if`, `fwmark` and IPv6
+    /// `bindto` targets always connect.
     #[default]
     HalfOpen,
 }
@@ -103,10 +103,10 @@ impl Executor {
             TcpCheckMode::HalfOpen => match syn::HalfOpen::new(max_concurrent) {
                 Ok(h) => {
                     let (lo, hi) = h.ports();
-                    (
-                        Some(h),
-                        format!("half-open (SYN probes from source ports {lo}-{hi})"),
-                    )
+                    let v6 = if h.ipv6() { " and IPv6" } else { "" };
+                    let what =
+                        format!("half-open (SYN probes from source ports {lo}-{hi}, IPv4{v6})");
+                    (Some(h), what)
                 }
                 Err(e) => (None, format!("connect (half-open unavailable: {e})")),
             },

@@ -21,22 +21,27 @@
 //! with `sendmmsg`, replies read with `recvmmsg`; as in the connector, one task polls every
 //! [`POLL`] while probes are in flight and sleeps otherwise.
 //!
-//! Not taken here (the connect probe runs them): IPv6 targets, `bind_port` (a fixed source
-//! port: keepalived binds it, so the connect path keeps its exact semantics), `bind_if` and
-//! `fwmark` (per-socket options a shared raw socket cannot carry per packet).
+//! IPv6 runs on a second raw socket (`IPPROTO_TCP`, `IPV6_CHECKSUM` at offset 16: the kernel
+//! chooses the source address and fills in the checksum; the reply's TCP header comes without
+//! the IPv6 header, its source in the message name), with the same ports reserved for IPv6 too.
+//!
+//! Not taken here (the connect probe runs them): `bind_port` (a fixed source port: keepalived
+//! binds it, so the connect path keeps its exact semantics), `bind_if` and `fwmark` (per-socket
+//! options a shared raw socket cannot carry per packet), an IPv6 `bindto`, and IPv6 when the
+//! IPv6 raw socket or reservation is not available.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lvs_check::{ProbeKind, ProbeResult, ProbeSpec, RunId};
-use socket2::{Domain, Socket, Type};
+use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::sync::{mpsc, Notify};
 
 /// Segments read or written per `recvmmsg` / `sendmmsg`.
@@ -53,6 +58,8 @@ const SRC_TTL: Duration = Duration::from_secs(60);
 const SNAP: usize = 80;
 /// The SYN's length: IPv4 header (20) + TCP header with the MSS option (24).
 const SYN_LEN: usize = 44;
+/// An IPv6 SYN's TCP header with the MSS option.
+const SYN6_LEN: usize = 24;
 /// TCP flags.
 const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
@@ -60,13 +67,16 @@ const ACK: u8 = 0x10;
 
 type Done = mpsc::UnboundedSender<(RunId, ProbeResult)>;
 
-/// Whether a half-open probe can run this check (TCP_CHECK to IPv4 without `bind_port`,
-/// `bind_if`, `fwmark`, and an IPv4 `bindto` if any).
-pub(crate) fn runs(spec: &ProbeSpec) -> bool {
+/// Whether a half-open probe can run this check (TCP_CHECK without `bind_port`, `bind_if`,
+/// `fwmark`; to IPv6 only with `ipv6` and no `bindto`).
+pub(crate) fn runs(spec: &ProbeSpec, ipv6: bool) -> bool {
     let t = &spec.target;
+    let family = match t.connect_ip {
+        IpAddr::V4(_) => t.bindto.is_none_or(|b| b.is_ipv4()),
+        IpAddr::V6(_) => ipv6 && t.bindto.is_none(),
+    };
     matches!(spec.kind, ProbeKind::TcpCheck)
-        && t.connect_ip.is_ipv4()
-        && t.bindto.is_none_or(|b| b.is_ipv4())
+        && family
         && t.bind_port.is_none()
         && t.bind_if.is_none()
         && t.fwmark.is_none()
@@ -123,11 +133,24 @@ pub(crate) fn build_syn(src: SocketAddrV4, dst: SocketAddrV4, isn: u32) -> [u8; 
     p
 }
 
+/// The TCP header of an IPv6 SYN (the checksum is left to the kernel: `IPV6_CHECKSUM`).
+pub(crate) fn build_syn6(sport: u16, dport: u16, isn: u32) -> [u8; SYN6_LEN] {
+    let mut t = [0u8; SYN6_LEN];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&isn.to_be_bytes());
+    t[12] = 6 << 4;
+    t[13] = SYN;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    t[20..24].copy_from_slice(&[2, 4, 0x05, 0x8c]); // MSS 1420
+    t
+}
+
 /// What a received segment says, once parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reply {
     /// The server (source of the segment).
-    pub(crate) from: SocketAddrV4,
+    pub(crate) from: SocketAddr,
     /// Our port (its destination).
     pub(crate) port: u16,
     pub(crate) ack: u32,
@@ -159,12 +182,19 @@ pub(crate) fn parse_reply(p: &[u8]) -> Option<Reply> {
         return None;
     }
     let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
-    let t = &p[ihl..];
     // No checksum check: on the loopback and veth the kernel hands segments over with the
     // checksum left to "offload" (not filled in); a reply counts only if it acknowledges our
     // random ISN.
+    parse_tcp(IpAddr::V4(src), &p[ihl..])
+}
+
+/// Parses a TCP header from `src` (an IPv6 raw socket's data); `None` if truncated.
+pub(crate) fn parse_tcp(src: IpAddr, t: &[u8]) -> Option<Reply> {
+    if t.len() < 20 {
+        return None;
+    }
     Some(Reply {
-        from: SocketAddrV4::new(src, u16::from_be_bytes([t[0], t[1]])),
+        from: SocketAddr::new(src, u16::from_be_bytes([t[0], t[1]])),
         port: u16::from_be_bytes([t[2], t[3]]),
         ack: u32::from_be_bytes([t[8], t[9], t[10], t[11]]),
         flags: t[13],
@@ -197,12 +227,53 @@ pub(crate) fn filter(lo: u16, hi: u16) -> Vec<libc::sock_filter> {
     ]
 }
 
+/// The classic BPF program for the IPv6 raw socket (its data starts at the TCP header): TCP
+/// destination port in `lo..=hi`, SYN or RST set.
+pub(crate) fn filter6(lo: u16, hi: u16) -> Vec<libc::sock_filter> {
+    let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    vec![
+        i(0x28, 0, 0, 2),                    // 0: ldh [2]: destination port
+        i(0x35, 0, 4, u32::from(lo)),        // 1: < lo → drop (6)
+        i(0x25, 3, 0, u32::from(hi)),        // 2: > hi → drop
+        i(0x30, 0, 0, 13),                   // 3: ldb [13]: flags
+        i(0x45, 0, 1, u32::from(SYN | RST)), // 4: neither → drop
+        i(0x06, 0, 0, SNAP as u32),          // 5: accept
+        i(0x06, 0, 0, 0),                    // 6: drop
+    ]
+}
+
+/// Attaches a classic BPF program to `fd`, then drops whatever was queued before it.
+fn attach(sock: &Socket, prog: &[libc::sock_filter]) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `fprog` points at `prog`, alive for the call; the kernel copies it.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            &fprog as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); SNAP];
+    while sock.recv(&mut buf).is_ok() {}
+    Ok(())
+}
+
 /// Source ports held by bound (not listening, not connected) TCP sockets.
 pub(crate) struct Reservation {
     pub(crate) lo: u16,
     pub(crate) hi: u16,
     /// The ports in `lo..=hi` we hold.
     pub(crate) ports: Vec<u16>,
+    /// Those we also hold for IPv6 (`[::]`, IPV6_V6ONLY).
+    pub(crate) ports6: Vec<u16>,
     _socks: Vec<Socket>,
 }
 
@@ -231,10 +302,22 @@ impl Reservation {
                 }
             }
             if ports.len() * 2 >= usize::from(n) {
+                let mut ports6 = Vec::new();
+                for &p in &ports {
+                    let Ok(s) = Socket::new(Domain::IPV6, Type::STREAM.cloexec(), None) else {
+                        break;
+                    };
+                    let a = SocketAddr::from((Ipv6Addr::UNSPECIFIED, p));
+                    if s.set_only_v6(true).is_ok() && s.bind(&a.into()).is_ok() {
+                        socks.push(s);
+                        ports6.push(p);
+                    }
+                }
                 return Ok(Self {
                     lo,
                     hi,
                     ports,
+                    ports6,
                     _socks: socks,
                 });
             }
@@ -255,6 +338,8 @@ pub(crate) struct HalfOpen {
 
 struct Shared {
     raw: OwnedFd,
+    /// IPv6 (`None`: IPv6 targets connect).
+    raw6: Option<OwnedFd>,
     res: Reservation,
     keys: RandomState,
     state: Mutex<State>,
@@ -268,11 +353,12 @@ struct Job {
 }
 
 /// Probe key: (server, our port).
-type Key = (SocketAddrV4, u16);
+type Key = (SocketAddr, u16);
 
 struct Slot {
     gen: u32,
     key: Option<Key>,
+    /// IPv4: the source address (IPv6: the kernel's choice).
     src: Ipv4Addr,
     isn: u32,
     run: RunId,
@@ -331,30 +417,16 @@ impl HalfOpen {
         raw.set_header_included_v4(true)?;
         let _ = raw.set_recv_buffer_size(4 << 20);
         let res = Reservation::new(PORTS)?;
-        let prog = filter(res.lo, res.hi);
-        let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            filter: prog.as_ptr() as *mut libc::sock_filter,
+        attach(&raw, &filter(res.lo, res.hi))?;
+        let raw6 = if res.ports6.is_empty() {
+            None
+        } else {
+            Self::open6(&res).ok()
         };
-        // SAFETY: `fprog` points at `prog`, alive for the call; the kernel copies it.
-        let rc = unsafe {
-            libc::setsockopt(
-                raw.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ATTACH_FILTER,
-                &fprog as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // Whatever arrived before the filter was attached.
-        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); SNAP];
-        while raw.recv(&mut buf).is_ok() {}
         Ok(Self {
             shared: Arc::new(Shared {
                 raw: raw.into(),
+                raw6,
                 res,
                 keys: RandomState::new(),
                 state: Mutex::new(State {
@@ -366,9 +438,40 @@ impl HalfOpen {
         })
     }
 
+    /// The IPv6 raw socket: the kernel fills in the TCP checksum (offset 16).
+    fn open6(res: &Reservation) -> io::Result<OwnedFd> {
+        let raw = Socket::new(
+            Domain::IPV6,
+            Type::RAW.nonblocking().cloexec(),
+            Some(socket2::Protocol::TCP),
+        )?;
+        let off: libc::c_int = 16;
+        // SAFETY: a c_int option of the right size.
+        let rc = unsafe {
+            libc::setsockopt(
+                raw.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_CHECKSUM,
+                &off as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let _ = raw.set_recv_buffer_size(4 << 20);
+        attach(&raw, &filter6(res.lo, res.hi))?;
+        Ok(raw.into())
+    }
+
+    /// Whether IPv6 targets run half-open.
+    pub(crate) fn ipv6(&self) -> bool {
+        self.shared.raw6.is_some()
+    }
+
     /// Starts (or queues) one run; false, doing nothing, for a probe it does not [`runs`].
     pub(crate) fn spawn(&self, run: RunId, spec: &Arc<ProbeSpec>, done: Done) -> bool {
-        if !runs(spec) {
+        if !runs(spec, self.ipv6()) {
             return false;
         }
         let sh = &self.shared;
@@ -409,13 +512,11 @@ impl Shared {
     /// Picks the source, a free port and the ISN, and queues the SYN.
     fn start(&self, st: &mut State, job: Job, now: Instant) {
         let t = &job.spec.target;
-        let IpAddr::V4(dip) = t.connect_ip else {
-            return;
-        };
-        let dst = SocketAddrV4::new(dip, t.connect_port);
-        let src = match t.bindto {
-            Some(IpAddr::V4(b)) => Ok(b),
-            _ => match st.src_cache.get(&dip) {
+        let dst = SocketAddr::new(t.connect_ip, t.connect_port);
+        let src = match (t.connect_ip, t.bindto) {
+            (IpAddr::V6(_), _) => Ok(Ipv4Addr::UNSPECIFIED),
+            (_, Some(IpAddr::V4(b))) => Ok(b),
+            (IpAddr::V4(dip), _) => match st.src_cache.get(&dip) {
                 Some(&(a, at)) if now.saturating_duration_since(at) < SRC_TTL => Ok(a),
                 _ => route_src(dip).inspect(|&a| {
                     st.src_cache.insert(dip, (a, now));
@@ -432,7 +533,11 @@ impl Shared {
             }
         };
         // A port with no probe to this server in flight.
-        let ports = &self.res.ports;
+        let ports = if dst.is_ipv4() {
+            &self.res.ports
+        } else {
+            &self.res.ports6
+        };
         let mut port = None;
         for _ in 0..ports.len() {
             let p = ports[st.next_port % ports.len()];
@@ -520,7 +625,8 @@ impl Shared {
         }
     }
 
-    /// Sends the queued SYNs (`sendmmsg` in batches); a SYN the kernel refuses fails its probe.
+    /// Sends the queued SYNs (`sendmmsg` in batches per family); a SYN the kernel refuses fails
+    /// its probe.
     fn flush(&self, now: Instant) {
         let mut st = self.lock();
         let mut out = std::mem::take(&mut st.outbox);
@@ -528,78 +634,65 @@ impl Shared {
             let s = &st.slots[i as usize];
             s.gen == g && s.key.is_some()
         });
-        let mut pos = 0;
-        while pos < out.len() {
-            let chunk = &out[pos..(pos + BATCH).min(out.len())];
-            let mut pkts = Vec::with_capacity(chunk.len());
-            let mut dsts = Vec::with_capacity(chunk.len());
-            for &(i, _) in chunk {
-                let s = &st.slots[i as usize];
-                let (dst, port) = s.key.expect("live slot");
-                pkts.push(build_syn(SocketAddrV4::new(s.src, port), dst, s.isn));
-                dsts.push(libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: 0,
-                    sin_addr: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(dst.ip().octets()),
-                    },
-                    sin_zero: [0; 8],
-                });
-            }
-            let mut iovs: Vec<libc::iovec> = pkts
-                .iter_mut()
-                .map(|p| libc::iovec {
-                    iov_base: p.as_mut_ptr() as *mut libc::c_void,
-                    iov_len: p.len(),
+        for v6 in [false, true] {
+            let fam: Vec<(u32, u32)> = out
+                .iter()
+                .copied()
+                .filter(|&(i, _)| {
+                    st.slots[i as usize]
+                        .key
+                        .is_some_and(|(d, _)| d.is_ipv6() == v6)
                 })
                 .collect();
-            // SAFETY: mmsghdr is plain data; all-zero is a valid value.
-            let mut msgs: Vec<libc::mmsghdr> = (0..chunk.len())
-                .map(|_| unsafe { std::mem::zeroed() })
-                .collect();
-            for (n, m) in msgs.iter_mut().enumerate() {
-                m.msg_hdr.msg_name = &mut dsts[n] as *mut libc::sockaddr_in as *mut libc::c_void;
-                m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
-                m.msg_hdr.msg_iov = &mut iovs[n];
-                m.msg_hdr.msg_iovlen = 1;
-            }
-            let mut k = 0;
-            while k < msgs.len() {
-                // SAFETY: every header points at live buffers (pkts, dsts, iovs) of this scope.
-                let n = unsafe {
-                    libc::sendmmsg(
-                        self.raw.as_raw_fd(),
-                        msgs[k..].as_mut_ptr(),
-                        (msgs.len() - k) as u32,
-                        0,
-                    )
-                };
-                if n > 0 {
-                    k += n as usize;
-                    continue;
-                }
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::Interrupted => continue,
-                    // A full send buffer: the rest go out at the next poll.
-                    io::ErrorKind::WouldBlock => {
-                        st.outbox.extend_from_slice(&chunk[k..]);
-                        k = msgs.len();
+            let fd = match (v6, &self.raw6) {
+                (false, _) => self.raw.as_raw_fd(),
+                (true, Some(r)) => r.as_raw_fd(),
+                (true, None) => continue,
+            };
+            for chunk in fam.chunks(BATCH) {
+                let mut pkts = Vec::with_capacity(chunk.len());
+                let mut names = Vec::with_capacity(chunk.len());
+                for &(i, _) in chunk {
+                    let s = &st.slots[i as usize];
+                    let (dst, port) = s.key.expect("live slot");
+                    let mut p = [0u8; SYN_LEN];
+                    match dst {
+                        SocketAddr::V4(d) => {
+                            p = build_syn(SocketAddrV4::new(s.src, port), d, s.isn);
+                        }
+                        SocketAddr::V6(d) => {
+                            p[..SYN6_LEN].copy_from_slice(&build_syn6(port, d.port(), s.isn));
+                        }
                     }
-                    _ => {
-                        let (i, g) = chunk[k];
+                    pkts.push(p);
+                    names.push(SockAddr::from(SocketAddr::new(dst.ip(), 0)));
+                }
+                let len = if v6 { SYN6_LEN } else { SYN_LEN };
+                for (k, e) in send_batch(fd, &mut pkts, len, &names) {
+                    let (i, g) = chunk[k];
+                    if e.kind() == io::ErrorKind::WouldBlock {
+                        // A full send buffer: it goes out at the next poll.
+                        st.outbox.push((i, g));
+                    } else {
                         self.finish(&mut st, i, g, false, e.to_string(), now);
-                        k += 1;
                     }
                 }
             }
-            pos += chunk.len();
         }
     }
 
-    /// Reads the replies until none is left; matches them to probes.
+    /// Reads the replies on both sockets until none is left; matches them to probes.
     fn drain(&self) {
+        self.drain_fd(self.raw.as_raw_fd(), false);
+        if let Some(r) = &self.raw6 {
+            self.drain_fd(r.as_raw_fd(), true);
+        }
+    }
+
+    fn drain_fd(&self, fd: std::os::fd::RawFd, v6: bool) {
         let mut bufs = [[0u8; SNAP]; BATCH];
+        // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
+        let mut names: [libc::sockaddr_in6; BATCH] = unsafe { std::mem::zeroed() };
         loop {
             let mut iovs: Vec<libc::iovec> = bufs
                 .iter_mut()
@@ -611,14 +704,18 @@ impl Shared {
             // SAFETY: mmsghdr is plain data; all-zero is a valid value.
             let mut msgs: Vec<libc::mmsghdr> =
                 (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect();
-            for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
+            for ((m, iov), name) in msgs.iter_mut().zip(iovs.iter_mut()).zip(names.iter_mut()) {
                 m.msg_hdr.msg_iov = iov;
                 m.msg_hdr.msg_iovlen = 1;
+                if v6 {
+                    m.msg_hdr.msg_name = name as *mut libc::sockaddr_in6 as *mut libc::c_void;
+                    m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as u32;
+                }
             }
-            // SAFETY: the headers point at `iovs`/`bufs`, alive for the call.
+            // SAFETY: the headers point at `iovs`/`bufs`/`names`, alive for the call.
             let n = unsafe {
                 libc::recvmmsg(
-                    self.raw.as_raw_fd(),
+                    fd,
                     msgs.as_mut_ptr(),
                     BATCH as u32,
                     libc::MSG_DONTWAIT,
@@ -633,9 +730,20 @@ impl Shared {
             }
             let now = Instant::now();
             let mut st = self.lock();
-            for (m, b) in msgs.iter().zip(bufs.iter()).take(n as usize) {
+            for ((m, b), name) in msgs
+                .iter()
+                .zip(bufs.iter())
+                .zip(names.iter())
+                .take(n as usize)
+            {
                 let len = (m.msg_len as usize).min(SNAP);
-                let Some(r) = parse_reply(&b[..len]) else {
+                let r = if v6 {
+                    let src = Ipv6Addr::from(name.sin6_addr.s6_addr);
+                    parse_tcp(IpAddr::V6(src), &b[..len])
+                } else {
+                    parse_reply(&b[..len])
+                };
+                let Some(r) = r else {
                     continue;
                 };
                 let Some(&idx) = st.inflight.get(&(r.from, r.port)) else {
@@ -696,6 +804,56 @@ impl Shared {
         }
         None
     }
+}
+
+/// Sends `pkts` (the first `len` bytes of each) to `names` with `sendmmsg`; returns the
+/// packets not sent with the reason (`WouldBlock` for all the rest when the buffer is full).
+fn send_batch(
+    fd: std::os::fd::RawFd,
+    pkts: &mut [[u8; SYN_LEN]],
+    len: usize,
+    names: &[SockAddr],
+) -> Vec<(usize, io::Error)> {
+    let mut iovs: Vec<libc::iovec> = pkts
+        .iter_mut()
+        .map(|p| libc::iovec {
+            iov_base: p.as_mut_ptr() as *mut libc::c_void,
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: mmsghdr is plain data; all-zero is a valid value.
+    let mut msgs: Vec<libc::mmsghdr> = (0..pkts.len())
+        .map(|_| unsafe { std::mem::zeroed() })
+        .collect();
+    for ((m, iov), name) in msgs.iter_mut().zip(iovs.iter_mut()).zip(names) {
+        m.msg_hdr.msg_name = name.as_ptr() as *mut libc::c_void;
+        m.msg_hdr.msg_namelen = name.len();
+        m.msg_hdr.msg_iov = iov;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    let mut failed = Vec::new();
+    let mut k = 0;
+    while k < msgs.len() {
+        // SAFETY: every header points at live buffers (pkts, names, iovs) of this call.
+        let n = unsafe { libc::sendmmsg(fd, msgs[k..].as_mut_ptr(), (msgs.len() - k) as u32, 0) };
+        if n > 0 {
+            k += n as usize;
+            continue;
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock => {
+                failed.extend((k..msgs.len()).map(|i| (i, io::ErrorKind::WouldBlock.into())));
+                break;
+            }
+            _ => {
+                failed.push((k, e));
+                k += 1;
+            }
+        }
+    }
+    failed
 }
 
 /// Polls every [`POLL`] while probes are in flight, sends what is queued; idle otherwise.
@@ -768,11 +926,28 @@ mod tests {
         out
     }
 
+    /// The IPv6 SYN's TCP header; a reply's TCP header parses with the source it came from.
+    #[test]
+    fn syn6_and_tcp_reply() {
+        let t = build_syn6(61000, 443, 7);
+        let h = etherparse::TcpHeaderSlice::from_slice(&t).unwrap();
+        assert!(h.syn() && !h.ack());
+        assert_eq!((h.source_port(), h.destination_port()), (61000, 443));
+        assert_eq!(h.sequence_number(), 7);
+        assert_eq!(h.checksum(), 0, "left to the kernel");
+        let p = reply(SYN | ACK, 8);
+        let src: IpAddr = "2001:db8::7".parse().unwrap();
+        let r = parse_tcp(src, &p[20..]).unwrap();
+        assert_eq!(r.from, SocketAddr::new(src, 8080));
+        assert!(r.open() && r.ack == 8 && r.port == 61001);
+        assert!(parse_tcp(src, &p[20..39]).is_none(), "truncated");
+    }
+
     #[test]
     fn replies_parse_and_classify() {
         let p = reply(SYN | ACK, 5);
         let r = parse_reply(&p).unwrap();
-        assert_eq!(r.from, a("192.0.2.7:8080"));
+        assert_eq!(r.from, SocketAddr::V4(a("192.0.2.7:8080")));
         assert_eq!(r.port, 61001);
         assert_eq!(r.ack, 5);
         assert!(r.open() && !r.refused());
@@ -805,6 +980,7 @@ mod tests {
                 pc += 1;
                 match i.code {
                     0x28 => acc = ld(i.k as usize, 2),
+                    0x30 => acc = ld(i.k as usize, 1),
                     0x48 => acc = ld(x as usize + i.k as usize, 2),
                     0x50 => acc = ld(x as usize + i.k as usize, 1),
                     0xb1 => x = u32::from(p[i.k as usize] & 0x0f) * 4,
@@ -835,11 +1011,23 @@ mod tests {
         let mut frag = seg(61001, SYN | ACK);
         frag[7] = 1;
         assert_eq!(run(&prog, &frag), 0, "fragment");
+        // IPv6: the same on a bare TCP header.
+        let prog6 = filter6(61000, 61063);
+        assert_eq!(run(&prog6, &seg(61000, SYN | ACK)[20..]), SNAP as u32);
+        assert_eq!(run(&prog6, &seg(61063, RST)[20..]), SNAP as u32);
+        assert_eq!(run(&prog6, &seg(61064, SYN | ACK)[20..]), 0, "above");
+        assert_eq!(run(&prog6, &seg(60999, RST)[20..]), 0, "below");
+        assert_eq!(
+            run(&prog6, &seg(61001, ACK)[20..]),
+            0,
+            "neither SYN nor RST"
+        );
     }
 
     /// Privileged, in two network namespaces the test creates (director `d` and server `s`,
     /// joined by a veth pair; 10.88.9.9 is routed to `s`, which drops it): a listening port is
-    /// up (SYN-ACK), a closed port is refused at once (RST), the blackholed address is down
+    /// up (SYN-ACK), a closed port is refused at once (RST), over IPv4 and IPv6; the blackholed
+    /// address is down
     /// at `connect_timeout` after a retransmitted SYN; the server keeps no SYN-RECV or
     /// ESTABLISHED entry (the director's kernel reset each SYN-ACK: no socket owns the
     /// reserved ports' 4-tuples); a reserved port cannot be bound by anyone else.
@@ -882,6 +1070,28 @@ mod tests {
         ]);
         sh(&["ip", "-n", &d, "addr", "add", "10.88.0.1/24", "dev", "v0"]);
         sh(&["ip", "-n", &s, "addr", "add", "10.88.0.2/24", "dev", "v1"]);
+        sh(&[
+            "ip",
+            "-n",
+            &d,
+            "addr",
+            "add",
+            "fd00:88::1/64",
+            "dev",
+            "v0",
+            "nodad",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &s,
+            "addr",
+            "add",
+            "fd00:88::2/64",
+            "dev",
+            "v1",
+            "nodad",
+        ]);
         sh(&["ip", "-n", &d, "link", "set", "v0", "up"]);
         sh(&["ip", "-n", &s, "link", "set", "v1", "up"]);
         sh(&[
@@ -900,6 +1110,7 @@ mod tests {
                 .args(["netns", "exec", &s, "python3", "-c"])
                 .arg(
                     "import socket,time\ns=socket.socket();s.bind(('10.88.0.2',8000));s.listen(64)\n\
+                     t=socket.socket(socket.AF_INET6);t.bind(('fd00:88::2',8000));t.listen(64)\n\
                      open('/dev/stdout','w').write('ready\\n')\ntime.sleep(600)",
                 )
                 .stdout(std::process::Stdio::piped())
@@ -947,11 +1158,19 @@ mod tests {
                 let mut bound = spec([10, 88, 0, 2], 8000, 2);
                 Arc::make_mut(&mut bound).target.bind_port = Some(40000);
                 assert!(!h.spawn(id(4), &bound, tx.clone()), "bind_port connects");
-                let mut v6 = spec([10, 88, 0, 2], 8000, 2);
-                Arc::make_mut(&mut v6).target.connect_ip = "::1".parse().unwrap();
-                assert!(!h.spawn(id(5), &v6, tx.clone()), "IPv6 connects");
+                let v6 = |port| {
+                    let mut v6 = spec([10, 88, 0, 2], port, 2);
+                    Arc::make_mut(&mut v6).target.connect_ip = "fd00:88::2".parse().unwrap();
+                    v6
+                };
+                assert!(h.ipv6(), "IPv6 raw socket");
+                assert!(h.spawn(id(6), &v6(8000), tx.clone()));
+                assert!(h.spawn(id(7), &v6(8001), tx.clone()));
+                let mut bound6 = v6(8000);
+                Arc::make_mut(&mut bound6).target.bindto = Some("fd00:88::1".parse().unwrap());
+                assert!(!h.spawn(id(5), &bound6, tx.clone()), "IPv6 bindto connects");
                 let mut got = HashMap::new();
-                for _ in 0..3 {
+                for _ in 0..5 {
                     let (run, r) = tokio::time::timeout(Duration::from_secs(6), rx.recv())
                         .await
                         .expect("a result")
@@ -964,6 +1183,12 @@ mod tests {
         .join()
         .unwrap();
         let (up, refused, hole) = (&results[&1], &results[&2], &results[&3]);
+        let (up6, refused6) = (&results[&6], &results[&7]);
+        assert!(up6.ok && up6.detail == "SYN-ACK", "{up6:?}");
+        assert!(
+            !refused6.ok && refused6.detail.contains("refused"),
+            "{refused6:?}"
+        );
         assert!(up.ok && up.detail == "SYN-ACK", "{up:?}");
         assert!(
             !refused.ok && refused.detail.contains("refused"),
