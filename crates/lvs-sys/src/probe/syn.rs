@@ -242,6 +242,26 @@ pub(crate) fn filter6(lo: u16, hi: u16) -> Vec<libc::sock_filter> {
     ]
 }
 
+/// Room for the replies that arrive between two polls (a busy loop polls late): 4 MiB, above
+/// `net.core.rmem_max` with `SO_RCVBUFFORCE` when allowed (CAP_NET_ADMIN), else up to it. A
+/// reply dropped for want of room would turn an up server into a timeout.
+fn rcvbuf(sock: &Socket) {
+    let size: libc::c_int = 4 << 20;
+    // SAFETY: a c_int option of the right size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &size as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        let _ = sock.set_recv_buffer_size(size as usize);
+    }
+}
+
 /// Attaches a classic BPF program to `fd`, then drops whatever was queued before it.
 fn attach(sock: &Socket, prog: &[libc::sock_filter]) -> io::Result<()> {
     let fprog = libc::sock_fprog {
@@ -415,7 +435,7 @@ impl HalfOpen {
             Some(socket2::Protocol::TCP),
         )?;
         raw.set_header_included_v4(true)?;
-        let _ = raw.set_recv_buffer_size(4 << 20);
+        rcvbuf(&raw);
         let res = Reservation::new(PORTS)?;
         attach(&raw, &filter(res.lo, res.hi))?;
         let raw6 = if res.ports6.is_empty() {
@@ -459,7 +479,7 @@ impl HalfOpen {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        let _ = raw.set_recv_buffer_size(4 << 20);
+        rcvbuf(&raw);
         attach(&raw, &filter6(res.lo, res.hi))?;
         Ok(raw.into())
     }
