@@ -1058,8 +1058,9 @@ mod tests {
             .arg("-u")
             .output()
             .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if !root || Command::new("ip").arg("-V").output().is_err() {
-            eprintln!("skipping half_open_probes_in_netns: needs root and iproute2");
+        let have = |p: &str, a: &str| Command::new(p).arg(a).output().is_ok();
+        if !root || !have("ip", "-V") || !have("python3", "-V") || !have("ss", "-V") {
+            eprintln!("skipping half_open_probes_in_netns: needs root, iproute2 and python3");
             return;
         }
         let pid = std::process::id();
