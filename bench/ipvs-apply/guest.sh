@@ -49,8 +49,8 @@ complete() {
 cpu() {
   [ -r /proc/$2/stat ] || return 0
   set -- "$1" "$2" "$3" $(sed 's/.*) //' /proc/$2/stat)
-  hz=100; u=$(( ${15} * 1000 / hz )); s=$(( ${16} * 1000 / hz ))
-  echo "$1 $3: utime_ms=$u stime_ms=$s"
+  hz=100; u=$(( ${15} * 1000 / hz )); s=$(( ${16} * 1000 / hz )); mf=${11}
+  echo "$1 $3: utime_ms=$u stime_ms=$s minflt=$mf"
   printf '%s\t%s_utime_ms\t%s\t\n%s\t%s_stime_ms\t%s\t\n' "$1" "$3" "$u" "$1" "$3" "$s" >> $R
 }
 reset() { ipvsadm -C; rm -f /tmp/st.json /run/lvsd/ipvs-state.json; sync; sleep 2; }

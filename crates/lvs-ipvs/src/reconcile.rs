@@ -189,6 +189,45 @@ pub fn daemon_matches(want: &Daemon, have: &Daemon) -> bool {
 
 /// Compute the operations that turn `actual` into `desired`.
 pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
+    let mut p = plan_ops(desired, actual, owned);
+    let (services, dests) = desired_ownership(desired);
+    p.ownership.services = services;
+    p.ownership.dests = dests;
+    p
+}
+
+/// The services and destinations [`plan`] records as owned: every desired one (the first of
+/// duplicates), whatever the backend holds. Independent of the operations, so a caller may
+/// compute it while they run (formatting and sorting tens of thousands of keys).
+pub fn desired_ownership(
+    desired: &Desired,
+) -> (BTreeSet<OwnedKey>, BTreeSet<(OwnedKey, OwnedDest)>) {
+    let mut wanted_keys = std::collections::HashSet::with_capacity(desired.services.len());
+    let mut own_dests: Vec<(OwnedKey, OwnedDest)> = Vec::new();
+    let mut own_services: Vec<OwnedKey> = Vec::with_capacity(desired.services.len());
+    for (svc, dests) in &desired.services {
+        if !wanted_keys.insert(svc.key) {
+            continue;
+        }
+        let ok = okey(&svc.key);
+        let mut seen = Seen::default();
+        for d in dests {
+            let dk = d.key();
+            if seen.insert(dk) {
+                own_dests.push((ok.clone(), odest(&dk)));
+            }
+        }
+        own_services.push(ok);
+    }
+    (
+        own_services.into_iter().collect(),
+        own_dests.into_iter().collect(),
+    )
+}
+
+/// [`plan`] without the owned services and destinations (see [`desired_ownership`]): the
+/// operations, the adoption counts, and the owned daemons and saved timeouts.
+pub fn plan_ops(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
     let mut ops = Vec::new();
     let mut own = Ownership {
         saved_timeouts: owned.saved_timeouts,
@@ -241,16 +280,11 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
     let by_key: HashMap<ServiceKey, &(ServiceEntry, Vec<DestEntry>)> =
         actual_svcs.iter().map(|s| (s.0.service.key, s)).collect();
     let mut wanted_keys = std::collections::HashSet::with_capacity(desired.services.len());
-    // Owned destinations, collected and put in order once (tens of thousands at a cold start).
-    let mut own_dests: Vec<(OwnedKey, OwnedDest)> = Vec::new();
-    let mut own_services: Vec<OwnedKey> = Vec::with_capacity(desired.services.len());
     for (svc, dests) in &desired.services {
         let k = svc.key;
         if !wanted_keys.insert(k) {
             continue; // duplicate in config: the first wins
         }
-        let ok = okey(&k);
-        own_services.push(ok.clone());
         let have = by_key.get(&k);
         match have {
             None => ops.push(Op::AddService(svc.clone())),
@@ -264,6 +298,7 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
             .unwrap_or_default();
         // Stale owned dests go first (frees capacity, keeps the add order clean).
         if let Some((_, ds)) = have {
+            let ok = okey(&k);
             let want_keys: BTreeSet<DestKey> = dests.iter().map(Dest::key).collect();
             for d in ds {
                 let dk = d.dest.key();
@@ -282,7 +317,6 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
             if !seen.insert(dk) {
                 continue;
             }
-            own_dests.push((ok.clone(), odest(&dk)));
             match have_dests.get(&dk) {
                 None => ops.push(Op::AddDest {
                     service: k,
@@ -296,8 +330,6 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Ownership) -> Plan {
             }
         }
     }
-    own.services = own_services.into_iter().collect();
-    own.dests = own_dests.into_iter().collect();
     // Owned services no longer wanted.
     for (se, _) in actual_svcs {
         let k = se.service.key;
@@ -551,7 +583,12 @@ pub fn update_ownership(owned: &mut Ownership, results: &[OpResult]) -> bool {
 
 /// Ownership to persist after executing `plan` with `results`.
 pub fn ownership_after(plan: &Plan, prev: &Ownership, results: &[OpResult]) -> Ownership {
-    let mut own = plan.ownership.clone();
+    finish_ownership(plan.ownership.clone(), prev, results)
+}
+
+/// [`ownership_after`] from a plan's ownership taken by value (no copy of tens of thousands
+/// of keys).
+pub fn finish_ownership(mut own: Ownership, prev: &Ownership, results: &[OpResult]) -> Ownership {
     for r in results {
         if r.result.is_ok() {
             continue;

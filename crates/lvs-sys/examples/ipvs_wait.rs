@@ -73,6 +73,11 @@ fn main() {
         std::process::exit(1)
     });
     let t0 = Instant::now();
+    // The wall clock at t0, to line the tool's own log timestamps up with this clock.
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    eprintln!("ipvs_wait: t0_unix={:.6}", unix.as_secs_f64());
     let mut child: Option<Child> = None;
     if let Some(p) = pid {
         // SAFETY: plain kill(2) on a pid given by the caller.

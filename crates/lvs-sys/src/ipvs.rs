@@ -386,75 +386,121 @@ impl KernelIpvs {
     /// A packet whose replies cannot all be read (timeout, receive-buffer overflow) reports
     /// its requests without a reply as failed with that error: the caller re-reads the state.
     pub fn batch(&mut self, msgs: &[IpvsMessage]) -> Vec<Result<(), AdminError>> {
-        let mut results: Vec<Option<Result<(), AdminError>>> = vec![None; msgs.len()];
-        let mut pkt = Vec::with_capacity(BATCH_BYTES + 4096);
-        let mut seqs = Vec::with_capacity(BATCH_MSGS);
-        let mut i = 0;
-        while i < msgs.len() {
-            pkt.clear();
-            seqs.clear();
-            let (mut end, mut last_at) = (i, 0);
-            while end < msgs.len() && end - i < BATCH_MSGS && pkt.len() < BATCH_BYTES {
-                let seq = self.next_seq();
-                seqs.push(seq);
-                last_at = pkt.len();
-                let frame = encode_frame(self.family, NLM_F_REQUEST, seq, 0, msgs[end].clone());
-                pkt.extend_from_slice(&frame);
-                end += 1;
+        self.run_batch(msgs.len(), |i| msgs[i].clone())
+    }
+
+    /// [`KernelIpvs::batch`] over `n` requests made by `msg_at(0..n)`. Beyond one packet the
+    /// requests are built and encoded on a second thread while this one sends the previous
+    /// packet and reads its acks: the kernel's work (most of a cold apply, serialised by the
+    /// generic-netlink lock) then overlaps the encoding instead of following it.
+    fn run_batch<F>(&mut self, n: usize, msg_at: F) -> Vec<Result<(), AdminError>>
+    where
+        F: Fn(usize) -> IpvsMessage + Sync,
+    {
+        let mut results: Vec<Option<Result<(), AdminError>>> = vec![None; n];
+        let family = self.family;
+        let first_seq = self.seq;
+        let last_seq = if n <= BATCH_MSGS {
+            let mut enc = Encoder::new(family, first_seq);
+            let mut buf = Vec::with_capacity(BATCH_BYTES + 4096);
+            let mut i = 0;
+            while i < n {
+                let p = enc.packet(&msg_at, i, n, std::mem::take(&mut buf));
+                i = p.end;
+                buf = self.send_packet(p, &msg_at, &mut results);
             }
-            // The packet's last request asks for the ack (nlmsg_flags: bytes 6..8).
-            let flags = u16::from_ne_bytes([pkt[last_at + 6], pkt[last_at + 7]]) | NLM_F_ACK;
-            pkt[last_at + 6..last_at + 8].copy_from_slice(&flags.to_ne_bytes());
-            let chunk = &mut results[i..end];
-            if let Err(e) = self.send(&pkt) {
-                for r in chunk.iter_mut() {
-                    *r = Some(Err(e.clone()));
-                }
-                i = end;
-                continue;
-            }
-            let last = *seqs.last().expect("a non-empty packet");
-            let deadline = Instant::now() + self.timeout;
-            let mut done = false;
-            while !done {
-                if let Err(e) = self.recv(deadline) {
-                    for r in chunk.iter_mut().filter(|r| r.is_none()) {
-                        *r = Some(Err(e.clone()));
-                    }
-                    self.drain();
-                    break;
-                }
-                let Ok(frames) = split_frames(&self.buf) else {
-                    continue;
-                };
-                for f in frames {
-                    let Ok((s, _, fr)) = Self::classify(f) else {
-                        continue;
-                    };
-                    let Some(j) = seq_index(&seqs, s) else {
-                        continue;
-                    };
-                    match fr {
-                        Frame::Ack => chunk[j] = Some(Ok(())),
-                        Frame::Err(errno) => {
-                            chunk[j] = Some(Err(map_errno(msgs[i + j].cmd, errno, &msgs[i + j])))
+            enc.seq
+        } else {
+            // Bounded: a few packets ahead, their buffers handed back for reuse.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Packet>(4);
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            std::thread::scope(|sc| {
+                let msg_at = &msg_at;
+                let encoder = sc.spawn(move || {
+                    let mut enc = Encoder::new(family, first_seq);
+                    let mut i = 0;
+                    while i < n {
+                        let buf = back_rx
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 4096));
+                        let p = enc.packet(msg_at, i, n, buf);
+                        i = p.end;
+                        if tx.send(p).is_err() {
+                            break;
                         }
-                        _ => continue,
                     }
-                    if s == last {
-                        done = true;
-                    }
+                    enc.seq
+                });
+                for p in rx {
+                    let buf = self.send_packet(p, msg_at, &mut results);
+                    let _ = back_tx.send(buf);
                 }
-            }
-            for r in chunk.iter_mut().filter(|r| r.is_none()) {
-                *r = Some(Ok(()));
-            }
-            i = end;
-        }
+                encoder.join().unwrap_or(first_seq)
+            })
+        };
+        self.seq = last_seq;
         results
             .into_iter()
             .map(|r| r.unwrap_or(Err(AdminError::Timeout)))
             .collect()
+    }
+
+    /// Sends one packet and reads its replies into `results[p.start..p.end]`; returns the
+    /// packet's buffer for reuse.
+    fn send_packet<F>(
+        &mut self,
+        p: Packet,
+        msg_at: &F,
+        results: &mut [Option<Result<(), AdminError>>],
+    ) -> Vec<u8>
+    where
+        F: Fn(usize) -> IpvsMessage,
+    {
+        let chunk = &mut results[p.start..p.end];
+        if let Err(e) = self.send(&p.bytes) {
+            for r in chunk.iter_mut() {
+                *r = Some(Err(e.clone()));
+            }
+            return p.bytes;
+        }
+        let last = *p.seqs.last().expect("a non-empty packet");
+        let deadline = Instant::now() + self.timeout;
+        let mut done = false;
+        while !done {
+            if let Err(e) = self.recv(deadline) {
+                for r in chunk.iter_mut().filter(|r| r.is_none()) {
+                    *r = Some(Err(e.clone()));
+                }
+                self.drain();
+                break;
+            }
+            let Ok(frames) = split_frames(&self.buf) else {
+                continue;
+            };
+            for f in frames {
+                let Ok((s, _, fr)) = Self::classify(f) else {
+                    continue;
+                };
+                let Some(j) = seq_index(&p.seqs, s) else {
+                    continue;
+                };
+                match fr {
+                    Frame::Ack => chunk[j] = Some(Ok(())),
+                    Frame::Err(errno) => {
+                        let m = msg_at(p.start + j);
+                        chunk[j] = Some(Err(map_errno(m.cmd, errno, &m)))
+                    }
+                    _ => continue,
+                }
+                if s == last {
+                    done = true;
+                }
+            }
+        }
+        for r in chunk.iter_mut().filter(|r| r.is_none()) {
+            *r = Some(Ok(()));
+        }
+        p.bytes
     }
 
     fn one_reply(&mut self, msg: IpvsMessage, svc_af: Family) -> Result<Reply, AdminError> {
@@ -463,6 +509,54 @@ impl KernelIpvs {
             .first()
             .ok_or_else(|| AdminError::Protocol("no reply to a GET request".into()))?;
         parse_reply(m, svc_af).map_err(|e| AdminError::Protocol(e.to_string()))
+    }
+}
+
+/// Requests `start..end` of a batch, encoded into one `sendmsg`.
+struct Packet {
+    bytes: Vec<u8>,
+    seqs: Vec<u32>,
+    start: usize,
+    end: usize,
+}
+
+/// Packs a batch's requests into packets, numbering them as [`KernelIpvs`] does.
+struct Encoder {
+    family: u16,
+    seq: u32,
+}
+
+impl Encoder {
+    fn new(family: u16, seq: u32) -> Self {
+        Self { family, seq }
+    }
+
+    /// The packet of requests from `i` on (at most [`BATCH_MSGS`], about [`BATCH_BYTES`]);
+    /// only its last request asks for an ack.
+    fn packet<F>(&mut self, msg_at: &F, i: usize, n: usize, mut bytes: Vec<u8>) -> Packet
+    where
+        F: Fn(usize) -> IpvsMessage,
+    {
+        bytes.clear();
+        let mut seqs = Vec::with_capacity(BATCH_MSGS);
+        let (mut end, mut last_at) = (i, 0);
+        while end < n && end - i < BATCH_MSGS && bytes.len() < BATCH_BYTES {
+            self.seq = self.seq.wrapping_add(1).max(1);
+            seqs.push(self.seq);
+            last_at = bytes.len();
+            let frame = encode_frame(self.family, NLM_F_REQUEST, self.seq, 0, msg_at(end));
+            bytes.extend_from_slice(&frame);
+            end += 1;
+        }
+        // The packet's last request asks for the ack (nlmsg_flags: bytes 6..8).
+        let flags = u16::from_ne_bytes([bytes[last_at + 6], bytes[last_at + 7]]) | NLM_F_ACK;
+        bytes[last_at + 6..last_at + 8].copy_from_slice(&flags.to_ne_bytes());
+        Packet {
+            bytes,
+            seqs,
+            start: i,
+            end,
+        }
     }
 }
 
@@ -591,8 +685,7 @@ impl IpvsBackend for KernelIpvs {
     }
 
     fn execute_ops(&mut self, ops: &[Op]) -> Vec<Result<(), AdminError>> {
-        let msgs: Vec<IpvsMessage> = ops.iter().map(op_message).collect();
-        self.batch(&msgs)
+        self.run_batch(ops.len(), |i| op_message(&ops[i]))
     }
 }
 
@@ -687,6 +780,55 @@ UDP C6336407 14E9 0A000064 13C4 C0A8010B 13C4 UDP             100 sip abc\n";
         assert_eq!(c[2].daddr, "2001:db8::b".parse::<IpAddr>().unwrap());
         assert_eq!(c[3].pe_name.as_deref(), Some("sip"));
         assert!(parse_proc_conns("hdr\nTCP zz\n").is_err());
+    }
+
+    /// The packets of a batch: every request once, in order, numbered consecutively (0
+    /// skipped at the wrap), within the size bounds, only each packet's last one acked.
+    #[test]
+    fn batch_packets_cover_every_request_in_order() {
+        let dest = |i: usize| {
+            let d = Dest::new(IpAddr::V4(Ipv4Addr::from(0x0a02_0000 + i as u32)), 80);
+            lvs_ipvs_nl::req_new_dest(
+                &ServiceKey::Fwmark {
+                    mark: 1,
+                    af: Family::Inet,
+                },
+                &d,
+            )
+        };
+        let n = 1000;
+        let mut enc = Encoder::new(7, u32::MAX - 300);
+        let (mut i, mut seqs, mut packets) = (0, Vec::new(), 0);
+        while i < n {
+            let p = enc.packet(&dest, i, n, Vec::new());
+            assert_eq!(p.start, i);
+            assert!(p.end > p.start && p.end - p.start <= BATCH_MSGS);
+            assert!(p.bytes.len() < BATCH_BYTES + 4096);
+            let frames = split_frames(&p.bytes).unwrap();
+            assert_eq!(frames.len(), p.end - p.start);
+            for (j, f) in frames.iter().enumerate() {
+                let flags = u16::from_ne_bytes([f[6], f[7]]);
+                assert_eq!(flags & NLM_F_REQUEST, NLM_F_REQUEST);
+                assert_eq!(flags & NLM_F_ACK != 0, j + 1 == frames.len());
+                assert_eq!(frame_seq(f), p.seqs[j]);
+                let mut want = encode_frame(7, NLM_F_REQUEST, p.seqs[j], 0, dest(i + j));
+                if j + 1 == frames.len() {
+                    want[6] |= NLM_F_ACK as u8;
+                }
+                assert_eq!(f.to_vec(), want);
+                assert_eq!(seq_index(&p.seqs, p.seqs[j]), Some(j));
+            }
+            seqs.extend_from_slice(&p.seqs);
+            i = p.end;
+            packets += 1;
+        }
+        assert!(packets > 1);
+        assert_eq!(seqs.len(), n);
+        assert!(!seqs.contains(&0));
+        for w in seqs.windows(2) {
+            assert_eq!(w[1], w[0].wrapping_add(1).max(1));
+        }
+        assert_eq!(enc.seq, *seqs.last().unwrap());
     }
 
     #[test]
