@@ -74,8 +74,8 @@ pub enum TcpCheckMode {
     /// A full connect, closed with a RST (keepalived's way, minus the FIN exchange).
     Connect,
     /// A SYN from a raw socket; a SYN-ACK means up (needs CAP_NET_RAW; falls back to
-    /// [`TcpCheckMode::Connect`] without it). `bind_port`, `bind_if`, `fwmark` and IPv6
-    /// `bindto` targets always connect.
+    /// [`TcpCheckMode::Connect`] without it). `bind_if` and `fwmark` targets, and IPv6
+    /// targets with `bindto` or `bind_port`, always connect.
     #[default]
     HalfOpen,
 }

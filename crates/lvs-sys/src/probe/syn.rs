@@ -25,10 +25,14 @@
 //! chooses the source address and fills in the checksum; the reply's TCP header comes without
 //! the IPv6 header, its source in the message name), with the same ports reserved for IPv6 too.
 //!
-//! Not taken here (the connect probe runs them): `bind_port` (a fixed source port: keepalived
-//! binds it, so the connect path keeps its exact semantics), `bind_if` and `fwmark` (per-socket
-//! options a shared raw socket cannot carry per packet), an IPv6 `bindto`, and IPv6 when the
-//! IPv6 raw socket or reservation is not available.
+//! `bind_port` is the probe's source port: outside the reserved range lvsd holds it the same
+//! way (a bound TCP socket at `bindto`, or the wildcard, as keepalived's bind) and adds it to the
+//! filter; if another socket has it, the connect probe runs the check (and fails, as keepalived's
+//! bind does). Probes of one server from one port go one at a time (the 4-tuple is the key).
+//!
+//! Not taken here (the connect probe runs them): `bind_if` and `fwmark` (per-socket options a
+//! shared raw socket cannot carry per packet), IPv6 with `bindto` or `bind_port`, and IPv6 when
+//! the IPv6 raw socket or reservation is not available.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
@@ -67,19 +71,15 @@ const ACK: u8 = 0x10;
 
 type Done = mpsc::UnboundedSender<(RunId, ProbeResult)>;
 
-/// Whether a half-open probe can run this check (TCP_CHECK without `bind_port`, `bind_if`,
-/// `fwmark`; to IPv6 only with `ipv6` and no `bindto`).
+/// Whether a half-open probe can run this check (TCP_CHECK without `bind_if`, `fwmark`; to
+/// IPv6 only with `ipv6` and neither `bindto` nor `bind_port`).
 pub(crate) fn runs(spec: &ProbeSpec, ipv6: bool) -> bool {
     let t = &spec.target;
     let family = match t.connect_ip {
         IpAddr::V4(_) => t.bindto.is_none_or(|b| b.is_ipv4()),
-        IpAddr::V6(_) => ipv6 && t.bindto.is_none(),
+        IpAddr::V6(_) => ipv6 && t.bindto.is_none() && t.bind_port.is_none(),
     };
-    matches!(spec.kind, ProbeKind::TcpCheck)
-        && family
-        && t.bind_port.is_none()
-        && t.bind_if.is_none()
-        && t.fwmark.is_none()
+    matches!(spec.kind, ProbeKind::TcpCheck) && family && t.bind_if.is_none() && t.fwmark.is_none()
 }
 
 /// The internet checksum (RFC 1071) of `data`, continuing from `sum`.
@@ -202,8 +202,8 @@ pub(crate) fn parse_tcp(src: IpAddr, t: &[u8]) -> Option<Reply> {
 }
 
 /// The classic BPF program for the raw socket: IPv4 non-fragments, TCP destination port in
-/// `lo..=hi`, SYN or RST set; the first [`SNAP`] bytes are kept.
-pub(crate) fn filter(lo: u16, hi: u16) -> Vec<libc::sock_filter> {
+/// `lo..=hi` or one of `extra` (`bind_port`s), SYN or RST set; the first [`SNAP`] bytes are kept.
+pub(crate) fn filter(lo: u16, hi: u16, extra: &[u16]) -> Vec<libc::sock_filter> {
     const LD_H_ABS: u16 = 0x28;
     const LDX_B_MSH: u16 = 0xb1;
     const LD_H_IND: u16 = 0x48;
@@ -211,20 +211,36 @@ pub(crate) fn filter(lo: u16, hi: u16) -> Vec<libc::sock_filter> {
     const JSET: u16 = 0x45;
     const JGE: u16 = 0x35;
     const JGT: u16 = 0x25;
+    const JEQ: u16 = 0x15;
     const RET: u16 = 0x06;
-    let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    vec![
-        i(LD_H_ABS, 0, 0, 6),                // 0: fragment bits
-        i(JSET, 7, 0, 0x1fff),               // 1: a fragment → drop (9)
-        i(LDX_B_MSH, 0, 0, 0),               // 2: x = IP header length
-        i(LD_H_IND, 0, 0, 2),                // 3: TCP destination port
-        i(JGE, 0, 4, u32::from(lo)),         // 4: < lo → drop
-        i(JGT, 3, 0, u32::from(hi)),         // 5: > hi → drop
-        i(LD_B_IND, 0, 0, 13),               // 6: TCP flags
-        i(JSET, 0, 1, u32::from(SYN | RST)), // 7: neither SYN nor RST → drop
-        i(RET, 0, 0, SNAP as u32),           // 8: accept
-        i(RET, 0, 0, 0),                     // 9: drop
-    ]
+    let i = |code, jt: usize, jf: usize, k| libc::sock_filter {
+        code,
+        jt: jt as u8,
+        jf: jf as u8,
+        k,
+    };
+    let n = extra.len();
+    // Layout: 0-5 header and range checks, 6..6+n the extra ports, then flags, accept, drop.
+    let (flags, drop) = (6 + n, 6 + n + 3);
+    let miss = if n > 0 { 6 } else { drop };
+    let mut p = vec![
+        i(LD_H_ABS, 0, 0, 6),                       // fragment bits
+        i(JSET, drop - 2, 0, 0x1fff),               // a fragment → drop
+        i(LDX_B_MSH, 0, 0, 0),                      // x = IP header length
+        i(LD_H_IND, 0, 0, 2),                       // TCP destination port
+        i(JGE, 0, miss - 5, u32::from(lo)),         // < lo → the extra ports
+        i(JGT, miss - 6, flags - 6, u32::from(hi)), // > hi → the extra ports
+    ];
+    for (k, &e) in extra.iter().enumerate() {
+        let at = 6 + k;
+        let jf = if k + 1 == n { drop - (at + 1) } else { 0 };
+        p.push(i(JEQ, flags - (at + 1), jf, u32::from(e)));
+    }
+    p.push(i(LD_B_IND, 0, 0, 13)); // TCP flags
+    p.push(i(JSET, 0, 1, u32::from(SYN | RST))); // neither SYN nor RST → drop
+    p.push(i(RET, 0, 0, SNAP as u32)); // accept
+    p.push(i(RET, 0, 0, 0)); // drop
+    p
 }
 
 /// The classic BPF program for the IPv6 raw socket (its data starts at the TCP header): TCP
@@ -262,8 +278,8 @@ fn rcvbuf(sock: &Socket) {
     }
 }
 
-/// Attaches a classic BPF program to `fd`, then drops whatever was queued before it.
-fn attach(sock: &Socket, prog: &[libc::sock_filter]) -> io::Result<()> {
+/// Attaches (or replaces) a classic BPF program on `sock`.
+fn set_filter(fd: std::os::fd::RawFd, prog: &[libc::sock_filter]) -> io::Result<()> {
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -271,7 +287,7 @@ fn attach(sock: &Socket, prog: &[libc::sock_filter]) -> io::Result<()> {
     // SAFETY: `fprog` points at `prog`, alive for the call; the kernel copies it.
     let rc = unsafe {
         libc::setsockopt(
-            sock.as_raw_fd(),
+            fd,
             libc::SOL_SOCKET,
             libc::SO_ATTACH_FILTER,
             &fprog as *const _ as *const libc::c_void,
@@ -281,6 +297,12 @@ fn attach(sock: &Socket, prog: &[libc::sock_filter]) -> io::Result<()> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(())
+}
+
+/// Attaches a classic BPF program to `sock`, then drops whatever was queued before it.
+fn attach(sock: &Socket, prog: &[libc::sock_filter]) -> io::Result<()> {
+    set_filter(sock.as_raw_fd(), prog)?;
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); SNAP];
     while sock.recv(&mut buf).is_ok() {}
     Ok(())
@@ -404,6 +426,8 @@ struct State {
     next_port: usize,
     counter: u64,
     task: bool,
+    /// `bind_port`s outside the reserved range, held by bound TCP sockets (IPv4).
+    extra: Vec<(u16, Socket)>,
 }
 
 fn result(ok: bool, detail: String, latency: Duration) -> ProbeResult {
@@ -437,7 +461,7 @@ impl HalfOpen {
         raw.set_header_included_v4(true)?;
         rcvbuf(&raw);
         let res = Reservation::new(PORTS)?;
-        attach(&raw, &filter(res.lo, res.hi))?;
+        attach(&raw, &filter(res.lo, res.hi, &[]))?;
         let raw6 = if res.ports6.is_empty() {
             None
         } else {
@@ -496,6 +520,13 @@ impl HalfOpen {
         }
         let sh = &self.shared;
         let mut st = sh.lock();
+        if let Some(p) = spec.target.bind_port {
+            if !sh.hold(&mut st, p, spec.target.bindto) {
+                // Taken by another socket (or too many): the connect probe runs it and fails
+                // as keepalived's bind would.
+                return false;
+            }
+        }
         if !st.task {
             st.task = true;
             tokio::spawn(drive(sh.clone()));
@@ -522,6 +553,39 @@ impl HalfOpen {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes `bind_port` `p` usable as a probe source port: one of ours, or held now (bound
+    /// at `bindto`, or the wildcard, like keepalived's bind) and added to the filter.
+    fn hold(&self, st: &mut State, p: u16, bindto: Option<IpAddr>) -> bool {
+        if (self.res.lo..=self.res.hi).contains(&p) {
+            return self.res.ports.contains(&p);
+        }
+        if st.extra.iter().any(|(q, _)| *q == p) {
+            return true;
+        }
+        if st.extra.len() >= usize::from(PORTS) {
+            return false;
+        }
+        let ip = bindto.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let Ok(sock) = Socket::new(Domain::IPV4, Type::STREAM.cloexec(), None) else {
+            return false;
+        };
+        if sock.bind(&SocketAddr::new(ip, p).into()).is_err() {
+            return false;
+        }
+        let mut ports: Vec<u16> = st.extra.iter().map(|(q, _)| *q).collect();
+        ports.push(p);
+        if set_filter(
+            self.raw.as_raw_fd(),
+            &filter(self.res.lo, self.res.hi, &ports),
+        )
+        .is_err()
+        {
+            return false;
+        }
+        st.extra.push((p, sock));
+        true
     }
 
     fn isn(&self, st: &mut State) -> u32 {
@@ -553,10 +617,14 @@ impl Shared {
             }
         };
         // A port with no probe to this server in flight.
-        let ports = if dst.is_ipv4() {
-            &self.res.ports
-        } else {
-            &self.res.ports6
+        let single;
+        let ports: &[u16] = match t.bind_port {
+            Some(p) => {
+                single = [p];
+                &single
+            }
+            None if dst.is_ipv4() => &self.res.ports,
+            None => &self.res.ports6,
         };
         let mut port = None;
         for _ in 0..ports.len() {
@@ -1004,10 +1072,11 @@ mod tests {
                     0x48 => acc = ld(x as usize + i.k as usize, 2),
                     0x50 => acc = ld(x as usize + i.k as usize, 1),
                     0xb1 => x = u32::from(p[i.k as usize] & 0x0f) * 4,
-                    0x45 | 0x35 | 0x25 => {
+                    0x45 | 0x35 | 0x25 | 0x15 => {
                         let t = match i.code {
                             0x45 => acc & i.k != 0,
                             0x35 => acc >= i.k,
+                            0x15 => acc == i.k,
                             _ => acc > i.k,
                         };
                         pc += usize::from(if t { i.jt } else { i.jf });
@@ -1017,7 +1086,7 @@ mod tests {
                 }
             }
         }
-        let prog = filter(61000, 61063);
+        let prog = filter(61000, 61063, &[]);
         let seg = |dport: u16, flags: u8| {
             let mut p = reply(flags, 1);
             p[22..24].copy_from_slice(&dport.to_be_bytes());
@@ -1031,6 +1100,18 @@ mod tests {
         let mut frag = seg(61001, SYN | ACK);
         frag[7] = 1;
         assert_eq!(run(&prog, &frag), 0, "fragment");
+        // With bind_ports outside the range: those too, nothing else.
+        for extra in [&[40000u16][..], &[40000, 50000, 1234]] {
+            let prog = filter(61000, 61063, extra);
+            for &e in extra {
+                assert_eq!(run(&prog, &seg(e, SYN | ACK)), SNAP as u32, "{e}");
+                assert_eq!(run(&prog, &seg(e, ACK)), 0, "{e}: flags");
+            }
+            assert_eq!(run(&prog, &seg(61005, RST)), SNAP as u32, "range");
+            assert_eq!(run(&prog, &seg(40001, SYN | ACK)), 0, "not held");
+            assert_eq!(run(&prog, &seg(61064, SYN | ACK)), 0, "above");
+            assert_eq!(run(&prog, &seg(1, SYN | ACK)), 0, "below");
+        }
         // IPv6: the same on a bare TCP header.
         let prog6 = filter6(61000, 61063);
         assert_eq!(run(&prog6, &seg(61000, SYN | ACK)[20..]), SNAP as u32);
@@ -1176,9 +1257,26 @@ mod tests {
                 assert!(h.spawn(id(1), &spec([10, 88, 0, 2], 8000, 2), tx.clone()));
                 assert!(h.spawn(id(2), &spec([10, 88, 0, 2], 8001, 2), tx.clone()));
                 assert!(h.spawn(id(3), &spec([10, 88, 9, 9], 8000, 3), tx.clone()));
+                // bind_port: that source port, held while lvsd runs; a port another socket
+                // has goes to the connect probe.
                 let mut bound = spec([10, 88, 0, 2], 8000, 2);
                 Arc::make_mut(&mut bound).target.bind_port = Some(40000);
-                assert!(!h.spawn(id(4), &bound, tx.clone()), "bind_port connects");
+                assert!(
+                    h.spawn(id(4), &bound, tx.clone()),
+                    "bind_port runs half-open"
+                );
+                assert!(
+                    std::net::TcpListener::bind(("0.0.0.0", 40000)).is_err(),
+                    "bind_port held"
+                );
+                let other = std::net::TcpListener::bind(("0.0.0.0", 0)).unwrap();
+                let mut taken = spec([10, 88, 0, 2], 8000, 2);
+                Arc::make_mut(&mut taken).target.bind_port =
+                    Some(other.local_addr().unwrap().port());
+                assert!(
+                    !h.spawn(id(8), &taken, tx.clone()),
+                    "a taken bind_port connects"
+                );
                 let v6 = |port| {
                     let mut v6 = spec([10, 88, 0, 2], port, 2);
                     Arc::make_mut(&mut v6).target.connect_ip = "fd00:88::2".parse().unwrap();
@@ -1191,7 +1289,7 @@ mod tests {
                 Arc::make_mut(&mut bound6).target.bindto = Some("fd00:88::1".parse().unwrap());
                 assert!(!h.spawn(id(5), &bound6, tx.clone()), "IPv6 bindto connects");
                 let mut got = HashMap::new();
-                for _ in 0..5 {
+                for _ in 0..6 {
                     let (run, r) = tokio::time::timeout(Duration::from_secs(6), rx.recv())
                         .await
                         .expect("a result")
@@ -1204,7 +1302,8 @@ mod tests {
         .join()
         .unwrap();
         let (up, refused, hole) = (&results[&1], &results[&2], &results[&3]);
-        let (up6, refused6) = (&results[&6], &results[&7]);
+        let (up6, refused6, bound) = (&results[&6], &results[&7], &results[&4]);
+        assert!(bound.ok && bound.detail == "SYN-ACK", "{bound:?}");
         assert!(up6.ok && up6.detail == "SYN-ACK", "{up6:?}");
         assert!(
             !refused6.ok && refused6.detail.contains("refused"),

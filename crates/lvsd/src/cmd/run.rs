@@ -58,7 +58,8 @@ pub(crate) struct Args {
     pub(crate) max_concurrent_probes: usize,
     /// How TCP_CHECK probes: `half-open` sends a SYN from a raw socket and counts a SYN-ACK as
     /// up (no connection on either side; needs CAP_NET_RAW, else falls back to `connect`;
-    /// IPv6, bind_port, bind_if and fwmark targets always connect); `connect` completes a TCP
+    /// bind_if and fwmark targets, and IPv6 ones with bindto or bind_port, always connect);
+    /// `connect` completes a TCP
     /// connect and closes it with a RST.
     #[arg(long, value_enum, value_name = "MODE", default_value = "half-open")]
     pub(crate) tcp_check: TcpCheckArg,
