@@ -571,6 +571,9 @@ impl Shared {
         let Ok(sock) = Socket::new(Domain::IPV4, Type::STREAM.cloexec(), None) else {
             return false;
         };
+        // SO_REUSEADDR like keepalived's own bind: other checkers with this bind_port (an
+        // HTTP_GET, say) still bind it for their connects.
+        let _ = sock.set_reuse_address(true);
         if sock.bind(&SocketAddr::new(ip, p).into()).is_err() {
             return false;
         }
@@ -1265,10 +1268,11 @@ mod tests {
                     h.spawn(id(4), &bound, tx.clone()),
                     "bind_port runs half-open"
                 );
-                assert!(
-                    std::net::TcpListener::bind(("0.0.0.0", 40000)).is_err(),
-                    "bind_port held"
-                );
+                // Held (with SO_REUSEADDR, as keepalived binds: only a socket without it is
+                // refused).
+                let plain = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+                let at = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 40000));
+                assert!(plain.bind(&at.into()).is_err(), "bind_port held");
                 let other = std::net::TcpListener::bind(("0.0.0.0", 0)).unwrap();
                 let mut taken = spec([10, 88, 0, 2], 8000, 2);
                 Arc::make_mut(&mut taken).target.bind_port =
