@@ -24,8 +24,8 @@ pub use engine::{
     RunId, VirtualServerStatus,
 };
 pub use spec::{
-    DnsType, FileSpec, HttpProtocol, HttpSpec, MiscSpec, ProbeKind, ProbeSpec, Target, Timing,
-    TlsSpec, UdpSpec, UrlSpec,
+    Credentials, DnsType, FileSpec, HttpProtocol, HttpSpec, MiscSpec, ProbeKind, ProbeSpec, Target,
+    Timing, TlsSpec, UdpSpec, UrlSpec,
 };
 
 /// Errors of this crate (configuration mapping).

@@ -251,8 +251,18 @@ pub struct MiscSpec {
     pub timeout: Duration,
     /// `misc_dynamic`.
     pub dynamic: bool,
-    /// `user` to run as.
-    pub user: Option<String>,
+    /// Who runs it: `user` / `misc_path`'s user, else `script_user`, resolved by the driver
+    /// (`None`: as the daemon itself).
+    pub run_as: Option<Credentials>,
+}
+
+/// A resolved user and group (plain ids: resolving names is the driver's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Credentials {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
 }
 
 /// FILE_CHECK options (`track_file` resolved to its path).

@@ -1,4 +1,5 @@
-//! MISC_CHECK: run a program without a shell, in its own process group, as `user` if set.
+//! MISC_CHECK: run a program without a shell, in its own process group, as the uid/gid the
+//! driver resolved (`MiscSpec::run_as`: `user`, else `script_user`, as keepalived).
 //! On timeout the group gets SIGTERM, then SIGKILL 2 s later (keepalived's behaviour).
 
 use std::process::Stdio;
@@ -7,24 +8,6 @@ use std::time::Duration;
 use lvs_check::MiscSpec;
 
 use super::{Error, Outcome};
-
-fn lookup_user(name: &str) -> Result<(u32, u32), Error> {
-    // getpwnam without libc's non-reentrant API: parse /etc/passwd (root-run daemon).
-    let passwd = std::fs::read_to_string("/etc/passwd").map_err(Error::Io)?;
-    for line in passwd.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() >= 4 && f[0] == name {
-            let uid = f[2]
-                .parse()
-                .map_err(|_| Error::Protocol(format!("bad uid for {name}")))?;
-            let gid = f[3]
-                .parse()
-                .map_err(|_| Error::Protocol(format!("bad gid for {name}")))?;
-            return Ok((uid, gid));
-        }
-    }
-    Err(Error::Protocol(format!("unknown user {name:?}")))
-}
 
 fn kill_group(pid: u32, sig: i32) {
     if let Ok(pid) = i32::try_from(pid) {
@@ -46,9 +29,13 @@ pub(crate) async fn run(m: &MiscSpec) -> Outcome {
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(u) = &m.user {
-        let (uid, gid) = lookup_user(u)?;
-        cmd.uid(uid).gid(gid);
+    if let Some(c) = m.run_as {
+        // SAFETY: getuid/getgid only read the process credentials.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        if (c.uid, c.gid) != (uid, gid) {
+            // std drops supplementary groups (setgroups(0)) when switching from root.
+            cmd.uid(c.uid).gid(c.gid);
+        }
     }
     let mut child = cmd
         .spawn()

@@ -259,7 +259,7 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     let engine_cfg = if opts.vrrp_only {
         Default::default()
     } else {
-        checkers::engine_config(&loaded.config)
+        checkers::engine_config(&loaded)
     };
     let engine = Engine::new(engine_cfg, seed, now);
     info!(
@@ -716,7 +716,7 @@ impl Daemon {
                 let cfg = if self.opts.vrrp_only {
                     Default::default()
                 } else {
-                    checkers::engine_config(&loaded.config)
+                    checkers::engine_config(&loaded)
                 };
                 self.engine.reconfigure(Instant::now(), cfg);
                 self.dataplane.reconfigure();
@@ -741,7 +741,6 @@ impl Daemon {
     /// get only those (the same outcome as the full path, at the cost of the change).
     fn apply_some(&mut self, p: lvs_config::Patch) {
         let changes = self.loaded.apply(p);
-        let conf = &self.loaded.config;
         let same_count = changes.iter().all(|c| c.old.len() == c.new.len());
         let positions: Vec<usize> = changes.iter().flat_map(|c| c.new.clone()).collect();
         if !self.opts.vrrp_only {
@@ -751,11 +750,12 @@ impl Daemon {
                     now,
                     positions
                         .iter()
-                        .map(|&i| (i, checkers::engine_vs(&conf.virtual_servers[i], conf)))
+                        .map(|&i| (i, checkers::engine_vs(&self.loaded, i)))
                         .collect(),
                 );
             if !some {
-                self.engine.reconfigure(now, checkers::engine_config(conf));
+                self.engine
+                    .reconfigure(now, checkers::engine_config(&self.loaded));
             }
         }
         if !self.opts.vrrp_only {
@@ -2249,7 +2249,7 @@ virtual_server 192.0.2.1 80 {
         }
         let t0 = Instant::now();
         let side = |l: lvs_config::Loaded| {
-            let engine = Engine::new(engine_config(&l.config), 1, t0);
+            let engine = Engine::new(engine_config(&l), 1, t0);
             let plane = Plane::with_backend(Box::new(lvs_ipvs::model::Ipvs::default()));
             let mut s = Side {
                 loaded: l,
@@ -2310,16 +2310,13 @@ virtual_server 192.0.2.1 80 {
                 t0,
                 positions
                     .iter()
-                    .map(|&i| (
-                        i,
-                        super::checkers::engine_vs(&conf.virtual_servers[i], conf)
-                    ))
+                    .map(|&i| (i, super::checkers::engine_vs(&a.loaded, i)))
                     .collect()
             ));
             a.plane.reconfigure_some(conf, &positions);
             // The full path.
             b.loaded = load(&new);
-            b.engine.reconfigure(t0, engine_config(&b.loaded.config));
+            b.engine.reconfigure(t0, engine_config(&b.loaded));
             b.plane.reconfigure();
             let (oa, pa) = a.ops();
             let (ob, _) = b.ops();
@@ -2357,7 +2354,7 @@ virtual_server 192.0.2.1 80 {
         let model = lvs_ipvs::model::Ipvs::default();
         let mut plane = Plane::with_backend(Box::new(model));
         let t0 = Instant::now();
-        let mut e = Engine::new(engine_config(&loaded.config), 1, t0);
+        let mut e = Engine::new(engine_config(&loaded), 1, t0);
         let mut runs = Vec::new();
         let pump =
             |e: &mut Engine,

@@ -393,14 +393,14 @@ fn broadcast(addr: IpAddr, prefix: u8, b: Broadcast) -> Option<IpAddr> {
 /// A script ready to run: argv (the program realpath-resolved when it could
 /// be checked) and the user/group it runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Prepared {
-    argv: Vec<String>,
-    run_as: RunAs,
+pub(crate) struct Prepared {
+    pub(crate) argv: Vec<String>,
+    pub(crate) run_as: RunAs,
 }
 
 /// `script_user` / `enable_script_security`, resolved once per load.
 #[derive(Debug, Clone)]
-struct ScriptPolicy {
+pub(crate) struct ScriptPolicy {
     default_user: RunAs,
     security: bool,
     files: Vec<PathBuf>,
@@ -408,8 +408,16 @@ struct ScriptPolicy {
 
 impl ScriptPolicy {
     /// keepalived: `script_user` if given, else `keepalived_script` if that
-    /// user exists, else the user lvsd runs as (root, with a warning).
+    /// user exists, else the user lvsd runs as (root, with a warning when VRRP scripts are
+    /// configured).
     fn new(loaded: &Loaded) -> Self {
+        Self::with_root_warning(loaded, uses_scripts(&loaded.config))
+    }
+
+    /// Like [`ScriptPolicy::new`]; `warn_root`: warn when scripts will run as root because
+    /// neither `script_user` nor `keepalived_script` exists (the checkers pass whether they
+    /// run scripts).
+    pub(crate) fn with_root_warning(loaded: &Loaded, warn_root: bool) -> Self {
         let g = &loaded.config.global_defs;
         let me = RunAs {
             uid: script::current_uid(),
@@ -426,7 +434,7 @@ impl ScriptPolicy {
             None => match script::lookup_user("keepalived_script") {
                 Ok(Some(r)) => r,
                 _ => {
-                    if me.uid == 0 && uses_scripts(&loaded.config) {
+                    if me.uid == 0 && warn_root {
                         warn!("default user 'keepalived_script' for script execution does not exist - please create it, or set script_user; scripts run as root");
                     }
                     me
@@ -453,7 +461,7 @@ impl ScriptPolicy {
     /// cannot run, or an insecure one under `enable_script_security`, is
     /// disabled (`None`) with an error naming file:line; an insecure one
     /// without it runs, with a SECURITY VIOLATION warning.
-    fn prepare(&self, s: &Script, kw: &str) -> Option<Prepared> {
+    pub(crate) fn prepare(&self, s: &Script, kw: &str) -> Option<Prepared> {
         let at = self.at(s.span);
         let Some(prog) = s.args.first() else {
             error!("{at}: {kw}: empty command - disabling");
