@@ -63,6 +63,9 @@ pub struct ProbeResult {
     pub detail: String,
     /// Wall time the run took.
     pub latency: Duration,
+    /// The run never started: the executor could not start it by its `start_by` (saturated).
+    /// Not a result of the check: the checker's state is kept and the next run scheduled.
+    pub skipped: bool,
 }
 
 impl ProbeResult {
@@ -73,6 +76,7 @@ impl ProbeResult {
             weight: None,
             detail: detail.into(),
             latency: Duration::ZERO,
+            skipped: false,
         }
     }
     /// A failure.
@@ -82,6 +86,17 @@ impl ProbeResult {
             weight: None,
             detail: detail.into(),
             latency: Duration::ZERO,
+            skipped: false,
+        }
+    }
+    /// A run the executor did not start in time (see [`Action::StartProbe::start_by`]).
+    pub fn skipped(detail: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            weight: None,
+            detail: detail.into(),
+            latency: Duration::ZERO,
+            skipped: true,
         }
     }
 }
@@ -108,6 +123,11 @@ pub enum Action {
         run: RunId,
         /// What to run.
         spec: Arc<ProbeSpec>,
+        /// An executor that queues runs (a concurrency bound) and cannot start this one by
+        /// then answers [`ProbeResult::skipped`] instead of running it late: the run is
+        /// coalesced into the probe's next one (one `delay_loop` after it was due).
+        /// Its own timeout counts from the actual start.
+        start_by: Instant,
     },
     /// Set a destination of a virtual server in the data plane: `Some(w)` adds or edits it,
     /// `None` removes it.
@@ -171,6 +191,8 @@ pub struct ProbeStats {
     pub failures: u64,
     /// Runs that stalled.
     pub stalls: u64,
+    /// Runs the executor skipped (could not start them within their `delay_loop`).
+    pub skips: u64,
     /// Latency of the last completed run.
     pub last_latency: Duration,
 }
@@ -212,6 +234,12 @@ impl Probe {
             stats: ProbeStats::default(),
             consumers: Vec::new(),
         }
+    }
+
+    /// How long a due run may wait for the executor before it is skipped: until the next
+    /// run would be due (one `delay_loop`, at least 1 s).
+    fn start_window(&self) -> Duration {
+        self.timing.delay_loop.max(Duration::from_secs(1))
     }
 
     /// Upper bound of one run as the executor enforces it.
@@ -357,6 +385,8 @@ pub struct Engine {
     stopped: bool,
     /// Two virtual servers share a key (then only the full reconfigure applies).
     duplicate_keys: bool,
+    /// Runs skipped since the last [`Engine::take_skipped`].
+    skipped: u64,
 }
 
 impl Engine {
@@ -378,6 +408,7 @@ impl Engine {
             stall_grace: cfg.stall_grace,
             stopped: false,
             duplicate_keys: false,
+            skipped: 0,
         };
         e.install(cfg, HashMap::new(), HashMap::new(), now);
         e
@@ -501,8 +532,11 @@ impl Engine {
         }
         p.seq += 1;
         p.phase = Phase::Running { since: now };
-        // No schedule-heap timer while running: the stall deadline goes to its FIFO.
-        let bound = p.max_duration() + grace;
+        // No schedule-heap timer while running: the stall deadline goes to its FIFO. A run may
+        // wait up to its start window for the executor (then it is skipped), and once started
+        // takes at most max_duration: only a run past both (and the grace) is stalled.
+        let window = p.start_window();
+        let bound = window + p.max_duration() + grace;
         p.timer_gen += 1;
         p.next_at = now + bound;
         let entry = (now + bound, id, p.seq);
@@ -516,6 +550,7 @@ impl Engine {
                 seq: p.seq,
             },
             spec: p.spec.clone(),
+            start_by: now + window,
         });
     }
 
@@ -538,6 +573,10 @@ impl Engine {
         if p.seq != run.seq || !matches!(p.phase, Phase::Running { .. }) {
             return false;
         }
+        if result.skipped {
+            self.skip(run.probe, now);
+            return true;
+        }
         self.complete(
             run.probe,
             now,
@@ -547,6 +586,26 @@ impl Engine {
             result.latency,
         );
         true
+    }
+
+    /// The executor did not start the run in its window: no result, the state (up/down, retry
+    /// count) is kept and the next run is one (jittered) `delay_loop` from now.
+    fn skip(&mut self, id: ProbeId, now: Instant) {
+        let jitter = self.jitter_permille;
+        let p = self.probes.get_mut(&id).expect("probe exists");
+        p.phase = Phase::Waiting;
+        p.stats.skips += 1;
+        self.skipped += 1;
+        let delay = p.timing.delay_loop;
+        let max = delay.as_nanos() as u64 * u64::from(jitter) / 1000;
+        let delay = delay - Duration::from_nanos(self.rng.gen_range(0..=max));
+        Self::schedule(&mut self.timers, id, p, now + delay);
+    }
+
+    /// Runs skipped by the executor since the last call (a saturated executor: the driver
+    /// reports it).
+    pub fn take_skipped(&mut self) -> u64 {
+        std::mem::take(&mut self.skipped)
     }
 
     /// keepalived's checker epilogue (`tcp_epilog` & co.): retry while up, then down; a down
@@ -1196,7 +1255,11 @@ impl Engine {
                     && match p.phase {
                         Phase::Waiting => !self.stopped && now > p.next_at + slack,
                         Phase::Running { since } => {
-                            now > since + p.max_duration() + self.stall_grace + slack
+                            now > since
+                                + p.start_window()
+                                + p.max_duration()
+                                + self.stall_grace
+                                + slack
                         }
                     }
             })

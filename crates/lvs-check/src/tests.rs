@@ -91,7 +91,7 @@ impl<F: FnMut(f64, &ProbeSpec) -> Option<(bool, f64)>> Sim<F> {
     }
     fn drain(&mut self) {
         while let Some(a) = self.e.poll_action() {
-            if let Action::StartProbe { run, spec } = &a {
+            if let Action::StartProbe { run, spec, .. } = &a {
                 let t = self.t();
                 if let Some((ok, lat)) = (self.answer)(t, spec) {
                     let r = if ok {
@@ -445,15 +445,16 @@ fn stalled_probe_is_reported_and_counts_as_failure() {
         cfg(vec![v]),
         |t, _| if t < 3.0 { Some((true, 0.1)) } else { None },
     );
-    sim.run_until(20.0);
+    sim.run_until(30.0);
     let stalls: Vec<f64> = sim
         .log
         .iter()
         .filter(|(_, a)| matches!(a, Action::Stalled { .. }))
         .map(|x| x.0)
         .collect();
-    // Run at 6.1 never answers: stalled at 6.1 + connect_timeout 1 + grace 2 = 9.1.
-    assert!(close(stalls[0], 9.1), "{stalls:?}");
+    // Run at 6.1 never answers: stalled at 6.1 + start window (delay_loop 5: it may wait that
+    // long for an executor slot) + connect_timeout 1 + grace 2 = 14.1.
+    assert!(close(stalls[0], 14.1), "{stalls:?}");
     assert_eq!(sim.weights().last().unwrap().2, None);
     assert!(
         sim.e.status(sim.now)[0].real_servers[0].checkers[0]
@@ -467,6 +468,84 @@ fn stalled_probe_is_reported_and_counts_as_failure() {
         seq: 2,
     };
     assert!(!sim.e.handle_result(sim.now, run, ProbeResult::up("late")));
+}
+
+/// Under overload a due run may wait for an executor slot: it must start by `start_by` (one
+/// delay_loop after it was due), and the stall detector does not fire while it may still be
+/// queued. A run the executor skipped (not started in time) is no result: the checker keeps
+/// its state and retry count, no weight changes, and the next run is one delay_loop later.
+#[test]
+fn skipped_runs_keep_state_and_are_not_stalls() {
+    let mut v = VirtualServerCfg::new(vs_key(1));
+    v.real_servers
+        .push(rs(11, 4, vec![tcp(11, timing(5.0, 1, 1.0), 1.0)]));
+    let t0 = Instant::now();
+    let mut e = Engine::new(cfg(vec![v]), 1, t0);
+    let drain = |e: &mut Engine| std::iter::from_fn(|| e.poll_action()).collect::<Vec<_>>();
+    let start = |e: &mut Engine, at: f64| -> RunId {
+        e.handle_timeout(t0 + S(at));
+        let acts = drain(e);
+        let starts: Vec<_> = acts
+            .iter()
+            .filter_map(|a| match a {
+                Action::StartProbe { run, start_by, .. } => Some((*run, *start_by)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(starts.len(), 1, "at {at}: {acts:?}");
+        // The window is the delay_loop.
+        assert_eq!(starts[0].1, t0 + S(at) + S(5.0));
+        starts[0].0
+    };
+    drain(&mut e);
+    // First run at 1 s: up.
+    let r1 = start(&mut e, 1.0);
+    assert!(e.handle_result(t0 + S(1.1), r1, ProbeResult::up("ok")));
+    drain(&mut e);
+    // Second run at 6.1 fails once (retry 1: still up, retry at 8.1).
+    let r2 = start(&mut e, 6.1);
+    assert!(e.handle_result(t0 + S(7.1), r2, ProbeResult::down("refused")));
+    assert!(drain(&mut e).is_empty());
+    // The retry, due at 8.1, waits in the executor's queue: no stall before 8.1 + 5 + 1 + 2.
+    let r3 = start(&mut e, 8.1);
+    e.handle_timeout(t0 + S(16.0));
+    assert!(drain(&mut e).is_empty(), "no stall while it may be queued");
+    assert_eq!(e.overdue(t0 + S(16.0), Duration::ZERO), 0);
+    // The executor skips it at 13.2 (start_by passed): no failure, no weight change.
+    assert!(e.handle_result(t0 + S(13.2), r3, ProbeResult::skipped("late")));
+    assert!(drain(&mut e).is_empty());
+    assert_eq!(e.take_skipped(), 1);
+    assert_eq!(e.take_skipped(), 0);
+    let st = &e.status(t0 + S(13.2))[0].real_servers[0];
+    assert!(st.alive);
+    assert_eq!(st.weight, Some(4));
+    let c = &st.checkers[0];
+    assert_eq!((c.stats.skips, c.stats.failures, c.stats.runs), (1, 1, 2));
+    // The retry count is kept: the next run, one delay_loop later, is still the retry: one
+    // more failure takes the server down.
+    e.handle_timeout(t0 + S(18.1));
+    assert!(drain(&mut e).is_empty(), "nothing before 13.2 + 5");
+    let r4 = start(&mut e, 18.2);
+    assert!(e.handle_result(t0 + S(18.3), r4, ProbeResult::down("refused")));
+    let acts = drain(&mut e);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::SetWeight { weight: None, .. })),
+        "{acts:?}"
+    );
+    // A stale skip (a run no longer current) is ignored.
+    assert!(!e.handle_result(t0 + S(18.4), r3, ProbeResult::skipped("late")));
+    // And a run that never reports is a stall only past start window + timeout + grace.
+    let r5 = start(&mut e, 23.3);
+    let _ = r5;
+    e.handle_timeout(t0 + S(23.3 + 7.9));
+    assert!(drain(&mut e).is_empty());
+    e.handle_timeout(t0 + S(23.3 + 8.0));
+    let acts = drain(&mut e);
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Stalled { .. })),
+        "{acts:?}"
+    );
 }
 
 #[test]
@@ -883,8 +962,8 @@ fn timer_slack_batches_starts_without_firing_early() {
         let n = slotted[id].len() as i64;
         assert!((n - ts.len() as i64).abs() <= 1, "{id:?}");
     }
-    // The stuck run (real server 10 is the first probe) is reported 1 s connect_timeout + 2 s
-    // grace after it started, rounded up to the slot.
+    // The stuck run (real server 10 is the first probe) is reported 1 s start window (its
+    // delay_loop) + 1 s connect_timeout + 2 s grace after it started, rounded up to the slot.
     for (runs, stalls, slack) in [
         (&exact, &exact_stalls, 0.0),
         (&slotted, &slotted_stalls, 0.1),
@@ -897,7 +976,7 @@ fn timer_slack_batches_starts_without_firing_early() {
             .fold(0.0, f64::max);
         let after = stalls[0] - started;
         assert!(
-            after >= 3.0 - 1e-9 && after < 3.0 + slack + 1e-9,
+            after >= 4.0 - 1e-9 && after < 4.0 + slack + 1e-9,
             "{started} -> {stalls:?}"
         );
     }

@@ -7,6 +7,13 @@
 //! TIME_WAIT on the director). The other checkers run in a task each under a global
 //! concurrency bound (a semaphore).
 //!
+//! Runs beyond a concurrency bound wait in a queue. A run's timeout counts from its actual
+//! start, never from its queueing; a run still queued at the engine's `start_by` (one
+//! `delay_loop` after it was due: its next run would be due) is not started late but answered
+//! [`ProbeResult::skipped`], which the engine takes as no result (state kept, next run one
+//! `delay_loop` later). So an overloaded executor sheds stale runs instead of piling them up,
+//! and the engine's stall detector only sees runs that started and hung.
+//!
 //! | checker | what passes |
 //! |---|---|
 //! | TCP_CHECK | the TCP connect completes (half-open: a SYN-ACK answers our SYN, module `syn`) |
@@ -127,20 +134,23 @@ impl Executor {
     }
 
     /// Starts one run (from within a tokio runtime); its result is sent on `done` (the latency
-    /// excludes queueing).
+    /// excludes queueing). A run that waits for the concurrency bound past `start_by` is not
+    /// started: it is answered [`ProbeResult::skipped`] (see `Action::StartProbe::start_by`);
+    /// its timeout counts from its actual start.
     pub fn spawn(
         &self,
         run: RunId,
         spec: Arc<ProbeSpec>,
+        start_by: Instant,
         done: mpsc::UnboundedSender<(RunId, ProbeResult)>,
     ) {
         if let Some(h) = &self.syn {
-            if h.spawn(run, &spec, done.clone()) {
+            if h.spawn_by(run, &spec, Some(start_by), done.clone()) {
                 return;
             }
         }
         if let Some(c) = &self.tcp {
-            if c.spawn(run, &spec, done.clone()) {
+            if c.spawn_by(run, &spec, Some(start_by), done.clone()) {
                 return;
             }
         }
@@ -150,7 +160,12 @@ impl Executor {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
-            let res = run_with(&spec, &tls).await;
+            let now = Instant::now();
+            let res = if late(Some(start_by), now) {
+                skipped(Some(start_by), now)
+            } else {
+                run_with(&spec, &tls).await
+            };
             let _ = done.send((run, res));
         });
     }
@@ -180,17 +195,33 @@ async fn run_with(spec: &ProbeSpec, tls: &http::TlsConfigs) -> ProbeResult {
             weight,
             detail,
             latency,
+            skipped: false,
         },
         Err(e) => ProbeResult {
             ok: false,
             weight: None,
             detail: e.to_string(),
             latency,
+            skipped: false,
         },
     }
 }
 
 type Outcome = Result<(String, Option<u32>), Error>;
+
+/// A queued run that could not start by its `start_by`.
+fn late(start_by: Option<Instant>, now: Instant) -> bool {
+    start_by.is_some_and(|b| now > b)
+}
+
+/// The answer for a run skipped at `now` (it missed `start_by`).
+fn skipped(start_by: Option<Instant>, now: Instant) -> ProbeResult {
+    let late = start_by.map_or(Duration::ZERO, |b| now.saturating_duration_since(b));
+    ProbeResult::skipped(format!(
+        "skipped: not started in time (max-concurrent-probes saturated; {:.1}s late)",
+        late.as_secs_f64()
+    ))
+}
 
 async fn run_kind(spec: &ProbeSpec, tls: &http::TlsConfigs) -> Outcome {
     let t = &spec.target;
@@ -369,5 +400,76 @@ async fn udp(t: &Target, u: &UdpSpec, wait: Duration) -> Result<String, Error> {
             }
             Ok(format!("{n}-byte reply matches"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvs_check::{MiscSpec, ProbeId};
+
+    fn misc(argv: &[&str], timeout: Duration) -> Arc<ProbeSpec> {
+        Arc::new(ProbeSpec {
+            kind: ProbeKind::MiscCheck(MiscSpec {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                timeout,
+                dynamic: false,
+                run_as: None,
+            }),
+            target: Target::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            connect_timeout: Duration::from_secs(1),
+        })
+    }
+
+    fn run(n: u64) -> RunId {
+        RunId {
+            probe: ProbeId(n),
+            seq: 1,
+        }
+    }
+
+    /// Task-run checkers beyond `max_concurrent` wait for a permit: one still waiting at its
+    /// `start_by` is answered "skipped" and never started; one that starts later than it was
+    /// queued gets its whole timeout from its actual start.
+    #[tokio::test]
+    async fn queued_task_past_start_by_is_skipped_and_timeouts_count_from_the_start() {
+        let dir = std::env::temp_dir().join(format!("lvs-probe-skip-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("ran");
+        let ex = Executor::new(1);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        let far = now + Duration::from_secs(30);
+        // Holds the only permit for 1.2 s.
+        ex.spawn(
+            run(1),
+            misc(&["sleep", "1.2"], Duration::from_secs(5)),
+            far,
+            tx.clone(),
+        );
+        tokio::task::yield_now().await;
+        let touch = marker.display().to_string();
+        ex.spawn(
+            run(2),
+            misc(&["touch", &touch], Duration::from_secs(5)),
+            now + Duration::from_millis(50),
+            tx.clone(),
+        );
+        // Waits 1.2 s, longer than its 1 s misc_timeout: it passes all the same.
+        ex.spawn(run(3), misc(&["true"], Duration::from_secs(1)), far, tx);
+        let mut got = std::collections::HashMap::new();
+        while got.len() < 3 {
+            let (r, res) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("every run reports")
+                .unwrap();
+            got.insert(r.probe.0, res);
+        }
+        assert!(got[&1].ok && !got[&1].skipped, "{:?}", got[&1]);
+        assert!(got[&2].skipped && !got[&2].ok, "{:?}", got[&2]);
+        assert!(!marker.exists(), "the skipped run never started");
+        assert!(got[&3].ok && !got[&3].skipped, "{:?}", got[&3]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -392,6 +392,8 @@ struct Job {
     run: RunId,
     spec: Arc<ProbeSpec>,
     done: Done,
+    /// Skipped if still queued after this (`Action::StartProbe::start_by`).
+    start_by: Option<Instant>,
 }
 
 /// Probe key: (server, our port).
@@ -436,6 +438,7 @@ fn result(ok: bool, detail: String, latency: Duration) -> ProbeResult {
         weight: None,
         detail,
         latency,
+        skipped: false,
     }
 }
 
@@ -514,7 +517,20 @@ impl HalfOpen {
     }
 
     /// Starts (or queues) one run; false, doing nothing, for a probe it does not [`runs`].
+    #[cfg(test)]
     pub(crate) fn spawn(&self, run: RunId, spec: &Arc<ProbeSpec>, done: Done) -> bool {
+        self.spawn_by(run, spec, None, done)
+    }
+
+    /// [`HalfOpen::spawn`]; a run still queued at `start_by` is answered
+    /// [`ProbeResult::skipped`] instead of started late.
+    pub(crate) fn spawn_by(
+        &self,
+        run: RunId,
+        spec: &Arc<ProbeSpec>,
+        start_by: Option<Instant>,
+        done: Done,
+    ) -> bool {
         if !runs(spec, self.ipv6()) {
             return false;
         }
@@ -535,6 +551,7 @@ impl HalfOpen {
             run,
             spec: spec.clone(),
             done,
+            start_by,
         };
         if st.running >= st.max {
             st.queued.push_back(job);
@@ -707,6 +724,10 @@ impl Shared {
             let Some(job) = st.queued.pop_front() else {
                 break;
             };
+            if super::late(job.start_by, now) {
+                let _ = job.done.send((job.run, super::skipped(job.start_by, now)));
+                continue;
+            }
             let before = st.queued.len();
             self.start(st, job, now);
             if st.queued.len() > before {

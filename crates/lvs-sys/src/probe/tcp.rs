@@ -59,6 +59,8 @@ struct Job {
     run: RunId,
     spec: Arc<ProbeSpec>,
     done: Done,
+    /// Skipped if still queued after this (`Action::StartProbe::start_by`).
+    start_by: Option<Instant>,
 }
 
 /// One connect in flight.
@@ -117,6 +119,7 @@ fn result(outcome: Outcome, latency: Duration) -> ProbeResult {
         weight: None,
         detail,
         latency,
+        skipped: false,
     }
 }
 
@@ -160,7 +163,20 @@ impl Connector {
     /// is sent on `done`. Must be called from within a tokio runtime (the driving task is
     /// spawned on first use). Returns false, and does nothing, for another probe (the caller
     /// runs it another way).
+    #[cfg(test)]
     pub(crate) fn spawn(&self, run: RunId, spec: &Arc<ProbeSpec>, done: Done) -> bool {
+        self.spawn_by(run, spec, None, done)
+    }
+
+    /// [`Connector::spawn`]; a run still queued at `start_by` is answered
+    /// [`ProbeResult::skipped`] instead of started late.
+    pub(crate) fn spawn_by(
+        &self,
+        run: RunId,
+        spec: &Arc<ProbeSpec>,
+        start_by: Option<Instant>,
+        done: Done,
+    ) -> bool {
         if !Self::runs(spec) {
             return false;
         }
@@ -174,6 +190,7 @@ impl Connector {
             run,
             spec: spec.clone(),
             done,
+            start_by,
         };
         if st.running >= st.max {
             st.queued.push_back(job);
@@ -327,6 +344,10 @@ impl Shared {
             let Some(job) = st.queued.pop_front() else {
                 break;
             };
+            if super::late(job.start_by, now) {
+                let _ = job.done.send((job.run, super::skipped(job.start_by, now)));
+                continue;
+            }
             self.start(st, job, now);
         }
     }
@@ -621,6 +642,64 @@ mod tests {
         assert!(!res.ok, "{res:?}");
         assert!(res.detail.starts_with("timeout"), "{}", res.detail);
         assert!(t0.elapsed() >= Duration::from_millis(300));
+        drop(fill);
+    }
+
+    /// Beyond the concurrency bound runs wait; one still queued at its `start_by` is answered
+    /// "skipped" without being started (no connect reaches the server), one started later
+    /// than it was queued still gets its whole connect_timeout.
+    #[tokio::test]
+    async fn queued_past_start_by_is_skipped() {
+        // A listener with a full accept queue: a connect to it holds the only slot until its
+        // connect_timeout.
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        s.listen(0).unwrap();
+        let full = s.local_addr().unwrap().as_socket().unwrap().port();
+        let mut fill = Vec::new();
+        for _ in 0..3 {
+            let f = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).unwrap();
+            let _ = f.connect(&SocketAddr::from(([127, 0, 0, 1], full)).into());
+            fill.push(f);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let up = l.local_addr().unwrap().port();
+        let c = Connector::new(1).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        let hold = tcp_spec(full, Duration::from_millis(600));
+        assert!(c.spawn_by(
+            run_id(1),
+            &hold,
+            Some(now + Duration::from_secs(10)),
+            tx.clone()
+        ));
+        // Due by 50 ms: still queued then.
+        let late = tcp_spec(up, Duration::from_secs(2));
+        assert!(c.spawn_by(
+            run_id(2),
+            &late,
+            Some(now + Duration::from_millis(50)),
+            tx.clone()
+        ));
+        // Due by 10 s, with a 500 ms timeout shorter than its wait in the queue.
+        let patient = tcp_spec(up, Duration::from_millis(500));
+        assert!(c.spawn_by(run_id(3), &patient, Some(now + Duration::from_secs(10)), tx));
+        let got = results(&mut rx, 3).await;
+        assert!(!got[&1].ok && !got[&1].skipped, "{:?}", got[&1]);
+        assert!(got[&2].skipped && !got[&2].ok, "{:?}", got[&2]);
+        assert!(got[&2].detail.starts_with("skipped"), "{}", got[&2].detail);
+        assert!(got[&3].ok && !got[&3].skipped, "{:?}", got[&3]);
+        // Exactly one connect reached the live server (run 3's).
+        assert!(l.accept().is_ok());
+        assert_eq!(
+            l.accept().map(|_| ()).map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock),
+            "the skipped run never connected"
+        );
         drop(fill);
     }
 

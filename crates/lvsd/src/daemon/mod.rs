@@ -544,9 +544,13 @@ impl Daemon {
     fn drain_actions(&mut self) {
         while let Some(a) = self.engine.poll_action() {
             match a {
-                Action::StartProbe { run, spec } => {
-                    self.exec.spawn(run, spec, self.results_tx.clone())
-                }
+                Action::StartProbe {
+                    run,
+                    spec,
+                    start_by,
+                } => self
+                    .exec
+                    .spawn(run, spec, start_by, self.results_tx.clone()),
                 Action::SetWeight {
                     vs,
                     dest,
@@ -671,6 +675,13 @@ impl Daemon {
             warn!(
                 overdue,
                 "checker scheduler: probes overdue (executor saturated or stuck)"
+            );
+        }
+        let skipped = self.engine.take_skipped();
+        if skipped > 0 {
+            warn!(
+                skipped,
+                "checker executor saturated: probe runs that could not start within their delay_loop were skipped (see --max-concurrent-probes)"
             );
         }
         self.dataplane.retry(&self.loaded.config);
@@ -858,6 +869,7 @@ impl Daemon {
                                 "runs": c.stats.runs,
                                 "failures": c.stats.failures,
                                 "stalls": c.stats.stalls,
+                                "skips": c.stats.skips,
                                 "latency_ms": c.stats.last_latency.as_secs_f64() * 1000.0,
                                 "shared_by": c.shared_by,
                             })).collect::<Vec<_>>(),
@@ -1860,7 +1872,7 @@ mod metrics {
             );
             r.register(
                 "checker_runs",
-                "Health-check probe runs by checker type and result",
+                "Health-check probe runs by checker type and result (up, down, skipped: not started in time)",
                 probe_runs.clone(),
             );
             r.register(
@@ -1935,10 +1947,16 @@ mod metrics {
 
         pub(crate) fn observe_probe(&self, kind: Option<&'static str>, r: &ProbeResult) {
             let kind = kind.unwrap_or("unknown").to_owned();
-            self.probe_latency
-                .get_or_create(&vec![("type".to_owned(), kind.clone())])
-                .observe(r.latency.as_secs_f64());
-            let result = if r.ok { "up" } else { "down" };
+            if !r.skipped {
+                self.probe_latency
+                    .get_or_create(&vec![("type".to_owned(), kind.clone())])
+                    .observe(r.latency.as_secs_f64());
+            }
+            let result = match (r.skipped, r.ok) {
+                (true, _) => "skipped",
+                (false, true) => "up",
+                (false, false) => "down",
+            };
             self.probe_runs
                 .get_or_create(&vec![
                     ("type".to_owned(), kind),
@@ -2365,7 +2383,7 @@ virtual_server 192.0.2.1 80 {
                         Action::SetWeight {
                             vs, dest, weight, ..
                         } => plane.set_weight(&vs, dest, weight),
-                        Action::StartProbe { run, spec } => runs.push((run, spec)),
+                        Action::StartProbe { run, spec, .. } => runs.push((run, spec)),
                         _ => {}
                     }
                 }
