@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod initial;
 pub mod spec;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub use engine::{
     Action, CheckerStatus, Engine, NotifyEvent, ProbeId, ProbeResult, ProbeStats, RealServerStatus,
     RunId, VirtualServerStatus,
 };
+pub use initial::initial_weights;
 pub use spec::{
     Credentials, DnsType, FileSpec, HttpProtocol, HttpSpec, MiscSpec, ProbeKind, ProbeSpec, Target,
     Timing, TlsSpec, UdpSpec, UrlSpec,

@@ -261,20 +261,49 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     } else {
         checkers::engine_config(&loaded)
     };
-    let engine = Engine::new(engine_cfg, seed, now);
-    info!(
-        ms = now.elapsed().as_secs_f64() * 1e3,
-        probes = engine.probe_count(),
-        "checker engine built"
-    );
-    let (results_tx, mut results_rx) = mpsc::unbounded_channel();
     // keepalived -P (VRRP only) leaves IPVS alone.
     let dp_mode = if opts.vrrp_only {
         DataplaneMode::None
     } else {
         opts.dataplane
     };
-    let dataplane = plane::Plane::open(dp_mode);
+    let mut dataplane = plane::Plane::open(dp_mode);
+    // Kernel IPVS: the first full reconcile starts now, on a second thread, with the weights
+    // the checker engine is about to publish (predicted from the configuration alone), while
+    // this thread builds the engine; once its weights are published, the first flush below
+    // diffs them against what this applied and fixes any difference.
+    // (Built here, on the main thread's heap: a bulk build from the sorted list; with equal
+    // keys the last one wins, as the engine's actions applied in order give.)
+    let predicted: Option<plane::Published> = dataplane.is_kernel_ipvs().then(|| {
+        lvs_check::initial_weights(&engine_cfg)
+            .into_iter()
+            .map(|(k, d, w)| ((k, d), w))
+            .collect()
+    });
+    let engine = std::thread::scope(|sc| {
+        let (planned_tx, planned_rx) = std::sync::mpsc::channel();
+        let early = predicted.map(|p| {
+            let (dp, conf) = (&mut dataplane, &loaded.config);
+            sc.spawn(move || dp.early_apply(conf, p, Some(planned_tx)))
+        });
+        // Under emulation the two vCPUs do not run two allocating threads in parallel well:
+        // the engine is built once the early apply's operations are planned (or it ended:
+        // the sender is dropped), beside their execution.
+        if early.is_some() {
+            let _ = planned_rx.recv();
+        }
+        let engine = Engine::new(engine_cfg, seed, now);
+        info!(
+            ms = now.elapsed().as_secs_f64() * 1e3,
+            probes = engine.probe_count(),
+            "checker engine built"
+        );
+        if let Some(t) = early {
+            t.join().expect("early IPVS apply thread");
+        }
+        engine
+    });
+    let (results_tx, mut results_rx) = mpsc::unbounded_channel();
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<vrrp::VrrpEvent>(64);
     let vrrp = (!opts.checkers_only).then(|| start_vrrp(&loaded, vrrp_tx.clone()));
     let lvs_fifo_cfg = if opts.vrrp_only {
@@ -999,6 +1028,7 @@ pub(crate) mod plane {
         b: &mut dyn IpvsBackend,
         desired: &Desired,
         owned: &Ownership,
+        planned: Option<std::sync::mpsc::Sender<()>>,
     ) -> Result<(Ownership, usize, Vec<String>), String> {
         let t0 = std::time::Instant::now();
         let actual = reconcile::read_actual(b).map_err(|e| format!("reading IPVS: {e}"))?;
@@ -1009,6 +1039,9 @@ pub(crate) mod plane {
             let keys = sc.spawn(|| reconcile::desired_ownership(desired));
             let mut plan = reconcile::plan_ops(desired, &actual, owned);
             let t2 = std::time::Instant::now();
+            if let Some(tx) = planned {
+                let _ = tx.send(());
+            }
             let results = reconcile::execute(b, &plan);
             let t3 = std::time::Instant::now();
             let (services, dests) = keys.join().expect("ownership thread");
@@ -1175,6 +1208,9 @@ pub(crate) mod plane {
         index: Option<Index>,
         /// Updates that diffed only the changed virtual servers.
         partial_updates: u64,
+        /// Told when the next full reconcile has planned its operations (the start-up's early
+        /// apply: the checker engine is built meanwhile, not in competition with the plan).
+        planned: Option<std::sync::mpsc::Sender<()>>,
     }
 
     fn open_kernel() -> Result<Box<dyn IpvsBackend + Send>, String> {
@@ -1246,6 +1282,7 @@ pub(crate) mod plane {
                 dirty_vs: None,
                 index: None,
                 partial_updates: 0,
+                planned: None,
             }
         }
 
@@ -1276,11 +1313,18 @@ pub(crate) mod plane {
                 dirty_vs: None,
                 index: None,
                 partial_updates: 0,
+                planned: None,
             }
         }
 
         pub(crate) fn name(&self) -> &'static str {
             self.mode
+        }
+
+        /// What lvsd owns in the backend (what the ownership file holds).
+        #[cfg(test)]
+        pub(crate) fn owned(&self) -> &Ownership {
+            &self.owned
         }
 
         #[cfg(test)]
@@ -1338,6 +1382,41 @@ pub(crate) mod plane {
                     self.index = None;
                 }
             }
+        }
+
+        /// Kernel IPVS (not the built-in plane, not none).
+        pub(crate) fn is_kernel_ipvs(&self) -> bool {
+            matches!(self.backend, Backend::Ipvs { .. })
+        }
+
+        /// Start-up, before the checker engine has published anything: a full reconcile with
+        /// `predicted` ([`lvs_check::initial_weights`] applied in order to an empty map) as the
+        /// published weights, run while the engine is built. The prediction is then dropped: the engine's own weights are
+        /// published into an empty set and the next flush diffs the whole desired state
+        /// against what this applied (`applied`, ownership), so a wrong prediction is fixed
+        /// there and the end state is the one the sequential start gives.
+        pub(crate) fn early_apply(
+            &mut self,
+            conf: &Config,
+            predicted: Published,
+            planned: Option<std::sync::mpsc::Sender<()>>,
+        ) {
+            let t0 = std::time::Instant::now();
+            self.planned = planned;
+            self.weights = predicted;
+            self.dirty = true;
+            self.flush(conf);
+            info!(
+                ms = t0.elapsed().as_secs_f64() * 1e3,
+                ok = !self.dirty,
+                "early IPVS apply (predicted initial weights)"
+            );
+            self.weights.clear();
+            self.dirty = true;
+            self.dirty_vs = None;
+            // Whatever failed is retried at the first flush, as the sequential start would.
+            self.next_try = None;
+            self.planned = None;
         }
 
         /// Retries a failed apply (called periodically).
@@ -1499,7 +1578,12 @@ pub(crate) mod plane {
                             .collect();
                         (own, results.len(), errors, changed)
                     } else {
-                        let r = match reconcile_on(b.as_mut(), &desired, &self.owned) {
+                        let r = match reconcile_on(
+                            b.as_mut(),
+                            &desired,
+                            &self.owned,
+                            self.planned.take(),
+                        ) {
                             Ok(r) => r,
                             Err(e) => {
                                 // Reopen next time (netlink socket errors, module unloaded…).
@@ -1532,7 +1616,7 @@ pub(crate) mod plane {
                     // daemon/sync.rs instead, so those operations are left out here.
                     let mut desired = desired;
                     desired.daemons.clear();
-                    h.apply(|b| reconcile_on(b, &desired, owned))
+                    h.apply(|b| reconcile_on(b, &desired, owned, None))
                         .map_err(|e| format!("{e:#}"))??
                 }
             };
@@ -2361,6 +2445,141 @@ virtual_server 192.0.2.1 80 {
         assert_eq!(a.table(), b.table());
         assert!(a.table().iter().any(|l| l.contains("weight: 42")));
         assert_eq!(a.ops().1, pa + 1);
+    }
+
+    /// The start-up's early apply (`Plane::early_apply` with `lvs_check::initial_weights`, then
+    /// the engine's own weights published and flushed) leaves the backend and the ownership
+    /// exactly as the sequential start (engine, weights, one flush) does, with no operation
+    /// after the early apply when the prediction is right (alpha, inhibit_on_failure, sorry
+    /// servers, quorum and hysteresis, fwmark, a group, two virtual servers sharing a key); a
+    /// wrong prediction is corrected by the follow-up flush.
+    #[test]
+    fn early_apply_equals_sequential_start() {
+        let mut text = String::from("global_defs {\n  router_id t\n}\n");
+        text.push_str("virtual_server_group G {\n  192.0.2.200-202 80\n}\n");
+        for i in 0..24u32 {
+            let addr = match i {
+                20 => "fwmark 9".to_owned(),
+                21 => "group G".to_owned(),
+                // Shares 192.0.2.1:80 with the first.
+                22 => "192.0.2.1 80".to_owned(),
+                _ => format!("192.0.2.{} 80", i + 1),
+            };
+            text.push_str(&format!(
+                "virtual_server {addr} {{\n  delay_loop 5\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n"
+            ));
+            if i % 4 == 1 {
+                text.push_str("  alpha\n");
+            }
+            if i % 3 == 0 {
+                text.push_str("  sorry_server 10.9.9.9 80\n");
+            }
+            if i % 5 == 2 {
+                text.push_str("  sorry_server 10.9.9.8 80\n  sorry_server_inhibit\n");
+            }
+            if i % 6 == 3 {
+                text.push_str(&format!("  quorum {}\n  hysteresis 1\n", 4 + i % 4));
+            }
+            for j in 0..3u32 {
+                text.push_str(&format!(
+                    "  real_server 10.0.{i}.{} 80 {{\n    weight {}\n",
+                    j + 1,
+                    (i + j) % 4
+                ));
+                if (i + j) % 2 == 0 {
+                    text.push_str("    inhibit_on_failure\n");
+                }
+                if j != 2 || i % 2 == 0 {
+                    text.push_str("    TCP_CHECK {\n      connect_timeout 1\n");
+                    if (i * 3 + j) % 5 == 0 {
+                        text.push_str("      alpha\n");
+                    }
+                    text.push_str("    }\n");
+                }
+                text.push_str("  }\n");
+            }
+            text.push_str("}\n");
+        }
+        let loaded = lvs_config::parse_str("t.conf", &text);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let conf = &loaded.config;
+        let t0 = Instant::now();
+        let publish = |plane: &mut Plane| {
+            let mut e = Engine::new(engine_config(&loaded), 1, t0);
+            while let Some(a) = e.poll_action() {
+                if let Action::SetWeight {
+                    vs, dest, weight, ..
+                } = a
+                {
+                    plane.set_weight(&vs, dest, weight);
+                }
+            }
+            plane.flush(conf);
+        };
+        let table = |plane: &mut Plane| -> Vec<String> {
+            let a = lvs_ipvs::reconcile::read_actual(plane.backend_mut()).unwrap();
+            let mut v: Vec<String> = a
+                .services
+                .iter()
+                .map(|(s, d)| {
+                    // The kernel lists destinations newest first: compare them as a set.
+                    let mut d: Vec<String> = d.iter().map(|d| format!("{:?}", d.dest)).collect();
+                    d.sort();
+                    format!("{:?} {d:?}", s.service)
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let ops = |plane: &Plane| plane.status()["ops_applied"].as_u64().unwrap();
+        let model = || Plane::with_backend(Box::new(lvs_ipvs::model::Ipvs::default()));
+        // The sequential start.
+        let mut seq = model();
+        publish(&mut seq);
+        let seq_table = table(&mut seq);
+        assert_eq!(seq_table.len(), 25);
+        let weights = seq_table.iter().filter(|l| l.contains("weight: 0")).count();
+        assert!(weights > 3, "some destinations inhibited at weight 0");
+        let list = lvs_check::initial_weights(&engine_config(&loaded));
+        let as_map =
+            |l: Vec<(lvs_check::VsKey, std::net::SocketAddr, u32)>| -> super::plane::Published {
+                l.into_iter().map(|(k, d, w)| ((k, d), w)).collect()
+            };
+        let predicted = as_map(list.clone());
+        // The early start, prediction right: nothing left for the follow-up.
+        let mut early = model();
+        assert!(early.is_kernel_ipvs());
+        early.early_apply(conf, predicted.clone(), None);
+        let n = ops(&early);
+        assert!(n > 0);
+        assert_eq!(table(&mut early), seq_table);
+        publish(&mut early);
+        assert_eq!(ops(&early), n, "no operation after a right prediction");
+        assert_eq!(table(&mut early), seq_table);
+        assert_eq!(early.owned(), seq.owned());
+        assert!(!early.status()["pending"].as_bool().unwrap());
+        // Wrong predictions: a weight, a missing real server, one too many, a sorry server.
+        let mut wrong = list.clone();
+        wrong[0].2 += 7;
+        wrong.remove(3);
+        let extra = (wrong[5].0.clone(), "10.0.99.1:80".parse().unwrap(), 2);
+        wrong.push(extra);
+        let k0 = wrong[0].0.clone();
+        wrong.push((k0, "10.9.9.9:80".parse().unwrap(), 1));
+        let mut fixed = model();
+        fixed.early_apply(conf, as_map(wrong), None);
+        assert_ne!(table(&mut fixed), seq_table);
+        let n = ops(&fixed);
+        publish(&mut fixed);
+        assert!(ops(&fixed) > n, "the follow-up corrected something");
+        assert_eq!(table(&mut fixed), seq_table);
+        assert_eq!(fixed.owned(), seq.owned());
+        // An empty prediction (everything alpha, say): the follow-up adds every destination.
+        let mut empty = model();
+        empty.early_apply(conf, Default::default(), None);
+        publish(&mut empty);
+        assert_eq!(table(&mut empty), seq_table);
+        assert_eq!(empty.owned(), seq.owned());
     }
 
     /// Drives the engine's weights into the in-process IPVS model through the same plane code
