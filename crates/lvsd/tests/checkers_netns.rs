@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::sh;
+
 const LVSD: &str = env!("CARGO_BIN_EXE_lvsd");
 
 /// Timing used by every checker below.
@@ -104,39 +107,6 @@ T(toggling_listener, "10.77.1.9", 9000, "udp", socket.SOCK_DGRAM, udp_handle)
 open(os.path.join(ctl, "ready"), "w").close()
 while True: time.sleep(3600)
 "#;
-
-fn which(p: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {p}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn gate() -> Option<&'static str> {
-    if !Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-    {
-        return Some("not root");
-    }
-    for p in ["ip", "python3", "openssl"] {
-        if !which(p) {
-            return Some("missing ip, python3 or openssl");
-        }
-    }
-    None
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect("spawn");
-    assert!(st.success(), "{args:?} failed");
-}
 
 /// The namespace, its processes and files, torn down on drop (by PID, then the namespace).
 struct World {
@@ -327,7 +297,7 @@ fn wait_all<F: Fn(&Value, &str) -> bool>(
 
 #[test]
 fn checkers_fail_and_recover_in_netns() {
-    if let Some(why) = gate() {
+    if let Some(why) = common::gate(&["ip", "python3", "openssl"]) {
         eprintln!("skipping checkers_fail_and_recover_in_netns: {why}");
         return;
     }

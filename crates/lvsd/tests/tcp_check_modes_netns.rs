@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::sh;
+
 const LVSD: &str = env!("CARGO_BIN_EXE_lvsd");
 
 const SERVER_PY: &str = r#"
@@ -68,39 +71,6 @@ const CONFIG: &str = "virtual_server 192.0.2.50 80 {
   }
 }
 ";
-
-fn which(p: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {p}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn gate() -> Option<&'static str> {
-    if !Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-    {
-        return Some("not root");
-    }
-    for p in ["ip", "python3", "setpriv", "ss"] {
-        if !which(p) {
-            return Some("missing ip, python3, setpriv or ss");
-        }
-    }
-    None
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect("spawn");
-    assert!(st.success(), "{args:?} failed");
-}
 
 /// Both namespaces, the children and the scratch directory, torn down on drop (children by
 /// PID, then the namespaces).
@@ -267,7 +237,7 @@ fn wait_for(w: &World, want: (bool, bool, bool), limit: Duration) -> Result<f64,
 
 #[test]
 fn tcp_check_half_open_connect_and_fallback_in_netns() {
-    if let Some(why) = gate() {
+    if let Some(why) = common::gate(&["ip", "python3", "setpriv", "ss"]) {
         eprintln!("skipping tcp_check_half_open_connect_and_fallback_in_netns: {why}");
         return;
     }

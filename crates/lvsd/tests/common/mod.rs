@@ -171,3 +171,38 @@ impl Drop for CheckersDaemon {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Why a test that needs root and `tools` cannot run here, if it cannot.
+#[allow(dead_code)]
+pub fn gate(tools: &[&str]) -> Option<String> {
+    if !Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    {
+        return Some("not root".into());
+    }
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {p}"))
+                .stdout(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    (!missing.is_empty()).then(|| format!("missing {}", missing.join(", ")))
+}
+
+/// Runs a command; fails the test if it fails.
+#[allow(dead_code)]
+pub fn sh(args: &[&str]) {
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .expect("spawn");
+    assert!(st.success(), "{args:?} failed");
+}
