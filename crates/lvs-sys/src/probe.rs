@@ -209,6 +209,32 @@ async fn run_with(spec: &ProbeSpec, tls: &http::TlsConfigs) -> ProbeResult {
 
 type Outcome = Result<(String, Option<u32>), Error>;
 
+/// Where the epoll connector (probe/tcp.rs) and the half-open prober (probe/syn.rs) answer.
+type Done = mpsc::UnboundedSender<(RunId, ProbeResult)>;
+
+/// A run waiting for a free slot in the connector or the half-open prober.
+struct Job {
+    run: RunId,
+    spec: Arc<ProbeSpec>,
+    done: Done,
+    /// Skipped if still queued after this (`Action::StartProbe::start_by`).
+    start_by: Option<Instant>,
+}
+
+impl Job {
+    /// The next queued run that may still start at `now`; runs past their `start_by` are
+    /// answered as skipped on the way.
+    fn pop_startable(queued: &mut std::collections::VecDeque<Job>, now: Instant) -> Option<Job> {
+        while let Some(job) = queued.pop_front() {
+            if !late(job.start_by, now) {
+                return Some(job);
+            }
+            let _ = job.done.send((job.run, skipped(job.start_by, now)));
+        }
+        None
+    }
+}
+
 /// A queued run that could not start by its `start_by`.
 fn late(start_by: Option<Instant>, now: Instant) -> bool {
     start_by.is_some_and(|b| now > b)

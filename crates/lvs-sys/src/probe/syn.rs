@@ -46,7 +46,9 @@ use std::time::{Duration, Instant};
 
 use lvs_check::{ProbeKind, ProbeResult, ProbeSpec, RunId};
 use socket2::{Domain, SockAddr, Socket, Type};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
+
+use super::{Done, Job};
 
 /// Segments read or written per `recvmmsg` / `sendmmsg`.
 const BATCH: usize = 64;
@@ -68,8 +70,6 @@ const SYN6_LEN: usize = 24;
 const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
 const ACK: u8 = 0x10;
-
-type Done = mpsc::UnboundedSender<(RunId, ProbeResult)>;
 
 /// Whether a half-open probe can run this check (TCP_CHECK without `bind_if`, `fwmark`; to
 /// IPv6 only with `ipv6` and neither `bindto` nor `bind_port`).
@@ -386,14 +386,6 @@ struct Shared {
     keys: RandomState,
     state: Mutex<State>,
     wake: Notify,
-}
-
-struct Job {
-    run: RunId,
-    spec: Arc<ProbeSpec>,
-    done: Done,
-    /// Skipped if still queued after this (`Action::StartProbe::start_by`).
-    start_by: Option<Instant>,
 }
 
 /// Probe key: (server, our port).
@@ -721,13 +713,9 @@ impl Shared {
         st.free.push(idx);
         st.running -= 1;
         while st.running < st.max {
-            let Some(job) = st.queued.pop_front() else {
+            let Some(job) = Job::pop_startable(&mut st.queued, now) else {
                 break;
             };
-            if super::late(job.start_by, now) {
-                let _ = job.done.send((job.run, super::skipped(job.start_by, now)));
-                continue;
-            }
             let before = st.queued.len();
             self.start(st, job, now);
             if st.queued.len() > before {
@@ -1266,7 +1254,7 @@ mod tests {
                 // A reserved port cannot be bound by anyone else.
                 let taken = std::net::TcpListener::bind(("0.0.0.0", h.shared.res.ports[0]));
                 assert!(taken.is_err(), "reserved ports are held");
-                let (tx, mut rx) = mpsc::unbounded_channel();
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                 let spec = |ip: [u8; 4], port: u16, secs: u64| {
                     Arc::new(ProbeSpec {
                         kind: ProbeKind::TcpCheck,

@@ -31,16 +31,14 @@ use std::time::{Duration, Instant};
 
 use lvs_check::{ProbeKind, ProbeResult, ProbeSpec, RunId, Target};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
-use super::unspecified;
+use super::{unspecified, Done, Job};
 
 /// Events taken per `epoll_wait`.
 const BATCH: usize = 256;
 /// While connects are in flight, the set is polled this often.
 const POLL: Duration = Duration::from_millis(10);
-
-type Done = mpsc::UnboundedSender<(RunId, ProbeResult)>;
 
 /// Runs TCP_CHECK connects with bounded concurrency on one epoll set.
 #[derive(Clone)]
@@ -53,14 +51,6 @@ struct Shared {
     state: Mutex<State>,
     /// Connects are in flight again (the driving task starts polling).
     wake: Notify,
-}
-
-struct Job {
-    run: RunId,
-    spec: Arc<ProbeSpec>,
-    done: Done,
-    /// Skipped if still queued after this (`Action::StartProbe::start_by`).
-    start_by: Option<Instant>,
 }
 
 /// One connect in flight.
@@ -341,13 +331,9 @@ impl Shared {
         st.free.push(idx);
         st.running -= 1;
         while st.running < st.max {
-            let Some(job) = st.queued.pop_front() else {
+            let Some(job) = Job::pop_startable(&mut st.queued, now) else {
                 break;
             };
-            if super::late(job.start_by, now) {
-                let _ = job.done.send((job.run, super::skipped(job.start_by, now)));
-                continue;
-            }
             self.start(st, job, now);
         }
     }
@@ -564,7 +550,7 @@ mod tests {
     }
 
     async fn results(
-        rx: &mut mpsc::UnboundedReceiver<(RunId, ProbeResult)>,
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<(RunId, ProbeResult)>,
         n: usize,
     ) -> std::collections::HashMap<u64, ProbeResult> {
         let mut got = std::collections::HashMap::new();
@@ -591,7 +577,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let up_port = l.local_addr().unwrap().port();
         let c = Connector::new(2).unwrap();
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let t = Duration::from_secs(2);
         assert!(c.spawn(run_id(1), &tcp_spec(up_port, t), tx.clone()));
         assert!(c.spawn(run_id(2), &tcp_spec(closed_port(), t), tx.clone()));
@@ -635,7 +621,7 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         let c = Connector::new(16).unwrap();
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let t0 = Instant::now();
         assert!(c.spawn(run_id(1), &tcp_spec(port, Duration::from_millis(300)), tx));
         let res = results(&mut rx, 1).await.remove(&1).unwrap();
@@ -668,7 +654,7 @@ mod tests {
         l.set_nonblocking(true).unwrap();
         let up = l.local_addr().unwrap().port();
         let c = Connector::new(1).unwrap();
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let now = Instant::now();
         let hold = tcp_spec(full, Duration::from_millis(600));
         assert!(c.spawn_by(
@@ -755,7 +741,7 @@ mod tests {
         let mut bad_digest = url.clone();
         bad_digest.digest = Some("0".repeat(32));
         let c = Connector::new(1).unwrap();
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         // One at a time (bound 1): the server answers connections in order.
         for (n, u) in [
             url.clone(),
