@@ -5,6 +5,8 @@
 //!   netlink attributes (parse + emit, byte-exact).
 //! * [`message`]: the `IPVS_CMD_*` payload on top of netlink-packet-generic,
 //!   family resolution through the generic-netlink controller, frame helpers.
+//! * [`append`]: the reconcile requests written straight into a send buffer
+//!   (the cold apply's fast path; byte-identical to the codec's frames).
 //! * [`convert`]: admin types (`lvs_ipvs::admin`) ↔ attributes, request
 //!   builders in libipvs' attribute order, reply decoding.
 //!
@@ -14,6 +16,7 @@
 //! `IP_VS_SVC_F_HASHED`; `*_STATS64` carries ten u64, `*_STATS` u32 except
 //! the byte counters.
 
+pub mod append;
 pub mod attr;
 pub mod convert;
 pub mod message;

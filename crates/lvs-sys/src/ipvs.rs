@@ -24,6 +24,7 @@ use lvs_ipvs::admin::{
     IpvsBackend, Service, ServiceEntry, ServiceKey, Timeouts,
 };
 use lvs_ipvs::reconcile::Op;
+use lvs_ipvs_nl::append::FrameHeader;
 use lvs_ipvs_nl::{
     decode_family_reply, decode_frame, encode_family_request, encode_frame, encode_request,
     parse_reply, split_frames, CtrlReply, IpvsCmd, IpvsMessage, Reply,
@@ -386,16 +387,19 @@ impl KernelIpvs {
     /// A packet whose replies cannot all be read (timeout, receive-buffer overflow) reports
     /// its requests without a reply as failed with that error: the caller re-reads the state.
     pub fn batch(&mut self, msgs: &[IpvsMessage]) -> Vec<Result<(), AdminError>> {
-        self.run_batch(msgs.len(), |i| msgs[i].clone())
+        self.run_batch(msgs.len(), |i| msgs[i].clone(), |_, _, _| false)
     }
 
-    /// [`KernelIpvs::batch`] over `n` requests made by `msg_at(0..n)`. Beyond one packet the
-    /// requests are built and encoded on a second thread while this one sends the previous
-    /// packet and reads its acks: the kernel's work (most of a cold apply, serialised by the
+    /// [`KernelIpvs::batch`] over `n` requests made by `msg_at(0..n)`; `append_at(i, buf,
+    /// header)` may write request `i`'s frame straight into `buf` instead (true; the same
+    /// bytes, without building the message: `lvs_ipvs_nl::append`). Beyond one packet the
+    /// requests are encoded on a second thread while this one sends the previous packet and
+    /// reads its acks: the kernel's work (most of a cold apply, serialised by the
     /// generic-netlink lock) then overlaps the encoding instead of following it.
-    fn run_batch<F>(&mut self, n: usize, msg_at: F) -> Vec<Result<(), AdminError>>
+    fn run_batch<F, A>(&mut self, n: usize, msg_at: F, append_at: A) -> Vec<Result<(), AdminError>>
     where
         F: Fn(usize) -> IpvsMessage + Sync,
+        A: Fn(usize, &mut Vec<u8>, FrameHeader) -> bool + Sync,
     {
         let mut results: Vec<Option<Result<(), AdminError>>> = vec![None; n];
         let family = self.family;
@@ -405,7 +409,7 @@ impl KernelIpvs {
             let mut buf = Vec::with_capacity(BATCH_BYTES + 4096);
             let mut i = 0;
             while i < n {
-                let p = enc.packet(&msg_at, i, n, std::mem::take(&mut buf));
+                let p = enc.packet(&msg_at, &append_at, i, n, std::mem::take(&mut buf));
                 i = p.end;
                 buf = self.send_packet(p, &msg_at, &mut results);
             }
@@ -415,7 +419,7 @@ impl KernelIpvs {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Packet>(4);
             let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
             std::thread::scope(|sc| {
-                let msg_at = &msg_at;
+                let (msg_at, append_at) = (&msg_at, &append_at);
                 let encoder = sc.spawn(move || {
                     let mut enc = Encoder::new(family, first_seq);
                     let mut i = 0;
@@ -423,7 +427,7 @@ impl KernelIpvs {
                         let buf = back_rx
                             .try_recv()
                             .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 4096));
-                        let p = enc.packet(msg_at, i, n, buf);
+                        let p = enc.packet(msg_at, append_at, i, n, buf);
                         i = p.end;
                         if tx.send(p).is_err() {
                             break;
@@ -533,9 +537,17 @@ impl Encoder {
 
     /// The packet of requests from `i` on (at most [`BATCH_MSGS`], about [`BATCH_BYTES`]);
     /// only its last request asks for an ack.
-    fn packet<F>(&mut self, msg_at: &F, i: usize, n: usize, mut bytes: Vec<u8>) -> Packet
+    fn packet<F, A>(
+        &mut self,
+        msg_at: &F,
+        append_at: &A,
+        i: usize,
+        n: usize,
+        mut bytes: Vec<u8>,
+    ) -> Packet
     where
         F: Fn(usize) -> IpvsMessage,
+        A: Fn(usize, &mut Vec<u8>, FrameHeader) -> bool,
     {
         bytes.clear();
         let mut seqs = Vec::with_capacity(BATCH_MSGS);
@@ -544,8 +556,16 @@ impl Encoder {
             self.seq = self.seq.wrapping_add(1).max(1);
             seqs.push(self.seq);
             last_at = bytes.len();
-            let frame = encode_frame(self.family, NLM_F_REQUEST, self.seq, 0, msg_at(end));
-            bytes.extend_from_slice(&frame);
+            let h = FrameHeader {
+                family_id: self.family,
+                flags: NLM_F_REQUEST,
+                seq: self.seq,
+                pid: 0,
+            };
+            if !append_at(end, &mut bytes, h) {
+                let frame = encode_frame(self.family, NLM_F_REQUEST, self.seq, 0, msg_at(end));
+                bytes.extend_from_slice(&frame);
+            }
             end += 1;
         }
         // The packet's last request asks for the ack (nlmsg_flags: bytes 6..8).
@@ -685,7 +705,11 @@ impl IpvsBackend for KernelIpvs {
     }
 
     fn execute_ops(&mut self, ops: &[Op]) -> Vec<Result<(), AdminError>> {
-        self.run_batch(ops.len(), |i| op_message(&ops[i]))
+        self.run_batch(
+            ops.len(),
+            |i| op_message(&ops[i]),
+            |i, buf, h| lvs_ipvs_nl::append::append_op(buf, h, &ops[i]),
+        )
     }
 }
 
@@ -782,6 +806,47 @@ UDP C6336407 14E9 0A000064 13C4 C0A8010B 13C4 UDP             100 sip abc\n";
         assert!(parse_proc_conns("hdr\nTCP zz\n").is_err());
     }
 
+    /// `execute_ops`' packets (requests appended straight into the buffer, the codec only for
+    /// operations without a fast path) are the bytes the codec path gives.
+    #[test]
+    fn op_packets_equal_the_codec_path() {
+        let key = |i: usize| ServiceKey::Addr {
+            proto: lvs_ipvs::admin::Protocol::Tcp,
+            addr: IpAddr::V4(Ipv4Addr::from(0x0a01_0000 + i as u32)),
+            port: 80,
+        };
+        let mut ops = vec![Op::SetTimeouts(Default::default())];
+        for i in 0..400 {
+            ops.push(Op::AddService(lvs_ipvs::admin::Service::new(key(i))));
+            for j in 0..3 {
+                let d = Dest::new(
+                    IpAddr::V4(Ipv4Addr::from(0x0a02_0000 + (i * 3 + j) as u32)),
+                    80,
+                );
+                ops.push(Op::AddDest {
+                    service: key(i),
+                    dest: d,
+                });
+            }
+        }
+        ops.push(Op::Flush);
+        let n = ops.len();
+        let msg = |i: usize| op_message(&ops[i]);
+        let fast = |i: usize, b: &mut Vec<u8>, h: FrameHeader| {
+            lvs_ipvs_nl::append::append_op(b, h, &ops[i])
+        };
+        let slow = |_: usize, _: &mut Vec<u8>, _: FrameHeader| false;
+        let (mut a, mut b) = (Encoder::new(9, 100), Encoder::new(9, 100));
+        let mut i = 0;
+        while i < n {
+            let p = a.packet(&msg, &fast, i, n, Vec::new());
+            let q = b.packet(&msg, &slow, i, n, Vec::new());
+            assert_eq!((p.start, p.end, &p.seqs), (q.start, q.end, &q.seqs));
+            assert_eq!(p.bytes, q.bytes);
+            i = p.end;
+        }
+    }
+
     /// The packets of a batch: every request once, in order, numbered consecutively (0
     /// skipped at the wrap), within the size bounds, only each packet's last one acked.
     #[test]
@@ -800,7 +865,7 @@ UDP C6336407 14E9 0A000064 13C4 C0A8010B 13C4 UDP             100 sip abc\n";
         let mut enc = Encoder::new(7, u32::MAX - 300);
         let (mut i, mut seqs, mut packets) = (0, Vec::new(), 0);
         while i < n {
-            let p = enc.packet(&dest, i, n, Vec::new());
+            let p = enc.packet(&dest, &|_, _: &mut Vec<u8>, _| false, i, n, Vec::new());
             assert_eq!(p.start, i);
             assert!(p.end > p.start && p.end - p.start <= BATCH_MSGS);
             assert!(p.bytes.len() < BATCH_BYTES + 4096);

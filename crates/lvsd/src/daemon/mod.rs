@@ -2656,3 +2656,148 @@ virtual_server 192.0.2.1 80 {
         );
     }
 }
+
+/// The cold start's user-space path natively, phase by phase (no kernel: the in-process IPVS
+/// model stands in for it), for profiling: `LVSD_COLD_CONF=bench.conf cargo test --release -p
+/// lvsd cold_path_phases -- --ignored --nocapture` (bench/ipvs-apply/gen-config.sh makes the
+/// benchmark's configuration).
+#[cfg(test)]
+mod cold_path {
+    use std::time::Instant;
+
+    use lvs_ipvs::admin::{
+        AdminError, ConnEntry, Daemon, DaemonState, Dest, DestEntry, DestKey, Info, IpvsBackend,
+        Service, ServiceEntry, ServiceKey, Timeouts,
+    };
+    use lvs_ipvs::reconcile::Op;
+
+    fn status(field: &str) -> String {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(field))
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// An empty kernel that only encodes what it is sent (the user-space share of a send).
+    #[derive(Default)]
+    struct Encodes {
+        buf: Vec<u8>,
+        seq: u32,
+    }
+
+    impl IpvsBackend for Encodes {
+        fn info(&mut self) -> Result<Info, AdminError> {
+            Ok(Info {
+                version: 0x010201,
+                conn_tab_size: 4096,
+            })
+        }
+        fn services(&mut self) -> Result<Vec<ServiceEntry>, AdminError> {
+            Ok(vec![])
+        }
+        fn service(&mut self, _: &ServiceKey) -> Result<Option<ServiceEntry>, AdminError> {
+            Ok(None)
+        }
+        fn dests(&mut self, _: &ServiceKey) -> Result<Vec<DestEntry>, AdminError> {
+            Ok(vec![])
+        }
+        fn add_service(&mut self, _: &Service) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn edit_service(&mut self, _: &Service) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn del_service(&mut self, _: &ServiceKey) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn add_dest(&mut self, _: &ServiceKey, _: &Dest) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn edit_dest(&mut self, _: &ServiceKey, _: &Dest) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn del_dest(&mut self, _: &ServiceKey, _: &DestKey) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn zero(&mut self, _: Option<&ServiceKey>) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn timeouts(&mut self) -> Result<Timeouts, AdminError> {
+            Ok(Timeouts::default())
+        }
+        fn set_timeouts(&mut self, _: &Timeouts) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn daemons(&mut self) -> Result<Vec<Daemon>, AdminError> {
+            Ok(vec![])
+        }
+        fn start_daemon(&mut self, _: &Daemon) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn stop_daemon(&mut self, _: DaemonState) -> Result<(), AdminError> {
+            Ok(())
+        }
+        fn connections(&mut self) -> Result<Vec<ConnEntry>, AdminError> {
+            Ok(vec![])
+        }
+        fn execute_ops(&mut self, ops: &[Op]) -> Vec<Result<(), AdminError>> {
+            ops.iter()
+                .map(|op| {
+                    if self.buf.len() > 1 << 16 {
+                        self.buf.clear();
+                    }
+                    self.seq += 1;
+                    let h = lvs_ipvs_nl::append::FrameHeader {
+                        family_id: 30,
+                        flags: 1,
+                        seq: self.seq,
+                        pid: 0,
+                    };
+                    if !lvs_ipvs_nl::append::append_op(&mut self.buf, h, op) {
+                        let m = lvs_sys::ipvs::op_message(op);
+                        self.buf
+                            .extend(lvs_ipvs_nl::encode_frame(30, 1, self.seq, 0, m));
+                    }
+                    Ok(())
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn cold_path_phases() {
+        let Some(path) = std::env::var_os("LVSD_COLD_CONF") else {
+            return;
+        };
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        let t = Instant::now();
+        let loaded = super::load_config(std::path::Path::new(&path)).unwrap();
+        let t_load = t.elapsed();
+        let t = Instant::now();
+        let cfg = super::checkers::engine_config(&loaded);
+        let predicted: super::plane::Published = lvs_check::initial_weights(&cfg)
+            .into_iter()
+            .map(|(k, d, w)| ((k, d), w))
+            .collect();
+        let t_pred = t.elapsed();
+        let t = Instant::now();
+        let mut plane = super::plane::Plane::with_backend(Box::new(Encodes::default()));
+        plane.early_apply(&loaded.config, predicted, None);
+        let t_apply = t.elapsed();
+        let t = Instant::now();
+        let engine = lvs_check::Engine::new(cfg, 1, Instant::now());
+        let t_engine = t.elapsed();
+        println!(
+            "load {t_load:?} prediction {t_pred:?} early apply {t_apply:?} engine {t_engine:?} ({} probes); {} {}",
+            engine.probe_count(),
+            status("VmHWM"),
+            status("VmRSS")
+        );
+    }
+}
