@@ -10,14 +10,12 @@
 //! services and destinations, and commands without a fast path (flush, timeouts, sync daemons)
 //! are left to it.
 
-use std::net::IpAddr;
-
 use lvs_ipvs::admin::{Dest, DestKey, Family, Service, ServiceKey};
 use lvs_ipvs::reconcile::Op;
 use netlink_packet_utils::nla::NLA_F_NESTED;
 
 use crate::attr::*;
-use crate::convert::netmask_raw;
+use crate::convert::{inet_addr_bytes, netmask_raw};
 use crate::message::{IpvsCmd, IPVS_GENL_VERSION};
 
 /// The netlink header fields of one request frame.
@@ -35,7 +33,7 @@ pub struct FrameHeader {
 
 /// Appends the request frame for `op` to `buf` and returns true, or returns false (and leaves
 /// `buf` alone) for an operation without a fast path: encode
-/// `lvs_sys::ipvs::op_message(op)` with [`encode_frame`](crate::encode_frame) then.
+/// [`req_for_op`](crate::req_for_op) with [`encode_frame`](crate::encode_frame) then.
 pub fn append_op(buf: &mut Vec<u8>, h: FrameHeader, op: &Op) -> bool {
     let start = match op {
         Op::AddService(s) => service_req(buf, h, IpvsCmd::NewService, s),
@@ -127,7 +125,7 @@ fn service_key(buf: &mut Vec<u8>, key: &ServiceKey) {
         ServiceKey::Fwmark { mark, .. } => attr(buf, IPVS_SVC_ATTR_FWMARK, &mark.to_ne_bytes()),
         ServiceKey::Addr { proto, addr, port } => {
             attr(buf, IPVS_SVC_ATTR_PROTOCOL, &proto.number().to_ne_bytes());
-            attr(buf, IPVS_SVC_ATTR_ADDR, &inet_addr(addr));
+            attr(buf, IPVS_SVC_ATTR_ADDR, &inet_addr_bytes(addr));
             attr(buf, IPVS_SVC_ATTR_PORT, &port.to_be_bytes());
         }
     }
@@ -140,17 +138,8 @@ fn dest_key(buf: &mut Vec<u8>, k: &DestKey) {
         IPVS_DEST_ATTR_ADDR_FAMILY,
         &Family::of(&k.addr).to_raw().to_ne_bytes(),
     );
-    attr(buf, IPVS_DEST_ATTR_ADDR, &inet_addr(&k.addr));
+    attr(buf, IPVS_DEST_ATTR_ADDR, &inet_addr_bytes(&k.addr));
     attr(buf, IPVS_DEST_ATTR_PORT, &k.port.to_be_bytes());
-}
-
-fn inet_addr(a: &IpAddr) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    match a {
-        IpAddr::V4(v4) => out[..4].copy_from_slice(&v4.octets()),
-        IpAddr::V6(v6) => out = v6.octets(),
-    }
-    out
 }
 
 /// `nlmsghdr` (length filled in by [`append_op`]) and `genlmsghdr`; returns the frame's start.
@@ -205,7 +194,7 @@ mod tests {
     use crate::encode_frame;
     use lvs_ipvs::admin::{FwdMethod, Protocol, SvcFlags, TunCsum, TunType};
     use proptest::prelude::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     fn ip() -> impl Strategy<Value = IpAddr> {
         prop_oneof![
@@ -293,19 +282,6 @@ mod tests {
         ]
     }
 
-    /// The codec's message for an operation (what lvs-sys sends without the fast path).
-    fn reference(op: &Op) -> crate::IpvsMessage {
-        match op {
-            Op::AddService(s) => req_new_service(s),
-            Op::EditService(s) => req_set_service(s),
-            Op::DelService(k) => req_del_service(k),
-            Op::AddDest { service, dest } => req_new_dest(service, dest),
-            Op::EditDest { service, dest } => req_set_dest(service, dest),
-            Op::DelDest { service, dest } => req_del_dest(service, dest),
-            _ => unreachable!(),
-        }
-    }
-
     proptest! {
         /// Byte for byte the attribute codec's frame, appended after whatever the buffer held.
         #[test]
@@ -317,7 +293,7 @@ mod tests {
             for (i, op) in ops.iter().enumerate() {
                 let h = FrameHeader { family_id, flags, seq: seq.wrapping_add(i as u32), pid };
                 prop_assert!(append_op(&mut buf, h, op));
-                want.extend(encode_frame(family_id, flags, h.seq, pid, reference(op)));
+                want.extend(encode_frame(family_id, flags, h.seq, pid, req_for_op(op)));
             }
             prop_assert_eq!(buf, want);
         }

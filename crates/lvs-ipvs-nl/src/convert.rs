@@ -8,18 +8,27 @@ use lvs_ipvs::admin::{
     ServiceEntry, ServiceKey, Stats, SvcFlags, Timeouts, TunCsum, TunType,
 };
 
+use lvs_ipvs::reconcile::Op;
+
 use crate::attr::{DaemonAttr, DestAttr, IpvsAttr, StatsAttr, SvcAttr};
 use crate::message::{IpvsCmd, IpvsMessage};
 use crate::NlError;
 
 /// The 16-byte `nf_inet_addr` for an address.
 pub fn inet_addr(a: &IpAddr) -> Vec<u8> {
-    let mut out = vec![0u8; 16];
+    inet_addr_bytes(a).to_vec()
+}
+
+/// [`inet_addr`] without an allocation.
+pub fn inet_addr_bytes(a: &IpAddr) -> [u8; 16] {
     match a {
-        IpAddr::V4(v4) => out[..4].copy_from_slice(&v4.octets()),
-        IpAddr::V6(v6) => out.copy_from_slice(&v6.octets()),
+        IpAddr::V4(v4) => {
+            let mut out = [0u8; 16];
+            out[..4].copy_from_slice(&v4.octets());
+            out
+        }
+        IpAddr::V6(v6) => v6.octets(),
     }
-    out
 }
 
 fn addr_from(raw: &[u8], af: Family) -> Result<IpAddr, NlError> {
@@ -198,6 +207,22 @@ pub fn req_set_dest(key: &ServiceKey, dest: &Dest) -> IpvsMessage {
 
 pub fn req_del_dest(key: &ServiceKey, dest: &DestKey) -> IpvsMessage {
     dest_req(IpvsCmd::DelDest, key, dest_key_attrs(dest))
+}
+
+/// The request for one reconcile operation.
+pub fn req_for_op(op: &Op) -> IpvsMessage {
+    match op {
+        Op::Flush => req_flush(),
+        Op::SetTimeouts(t) => req_set_config(t),
+        Op::AddService(s) => req_new_service(s),
+        Op::EditService(s) => req_set_service(s),
+        Op::DelService(k) => req_del_service(k),
+        Op::AddDest { service, dest } => req_new_dest(service, dest),
+        Op::EditDest { service, dest } => req_set_dest(service, dest),
+        Op::DelDest { service, dest } => req_del_dest(service, dest),
+        Op::StopDaemon(s) => req_del_daemon(*s),
+        Op::StartDaemon(d) => req_new_daemon(d),
+    }
 }
 
 pub fn req_flush() -> IpvsMessage {

@@ -27,7 +27,7 @@ use lvs_ipvs::reconcile::Op;
 use lvs_ipvs_nl::append::FrameHeader;
 use lvs_ipvs_nl::{
     decode_family_reply, decode_frame, encode_family_request, encode_frame, encode_request,
-    parse_reply, split_frames, CtrlReply, IpvsCmd, IpvsMessage, Reply,
+    parse_reply, req_for_op, split_frames, CtrlReply, IpvsCmd, IpvsMessage, Reply,
 };
 use netlink_packet_core::NetlinkPayload;
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
@@ -707,25 +707,9 @@ impl IpvsBackend for KernelIpvs {
     fn execute_ops(&mut self, ops: &[Op]) -> Vec<Result<(), AdminError>> {
         self.run_batch(
             ops.len(),
-            |i| op_message(&ops[i]),
+            |i| req_for_op(&ops[i]),
             |i, buf, h| lvs_ipvs_nl::append::append_op(buf, h, &ops[i]),
         )
-    }
-}
-
-/// The netlink request for one reconcile operation.
-pub fn op_message(op: &Op) -> IpvsMessage {
-    match op {
-        Op::Flush => lvs_ipvs_nl::req_flush(),
-        Op::SetTimeouts(t) => lvs_ipvs_nl::req_set_config(t),
-        Op::AddService(s) => lvs_ipvs_nl::req_new_service(s),
-        Op::EditService(s) => lvs_ipvs_nl::req_set_service(s),
-        Op::DelService(k) => lvs_ipvs_nl::req_del_service(k),
-        Op::AddDest { service, dest } => lvs_ipvs_nl::req_new_dest(service, dest),
-        Op::EditDest { service, dest } => lvs_ipvs_nl::req_set_dest(service, dest),
-        Op::DelDest { service, dest } => lvs_ipvs_nl::req_del_dest(service, dest),
-        Op::StopDaemon(s) => lvs_ipvs_nl::req_del_daemon(*s),
-        Op::StartDaemon(d) => lvs_ipvs_nl::req_new_daemon(d),
     }
 }
 
@@ -831,7 +815,7 @@ UDP C6336407 14E9 0A000064 13C4 C0A8010B 13C4 UDP             100 sip abc\n";
         }
         ops.push(Op::Flush);
         let n = ops.len();
-        let msg = |i: usize| op_message(&ops[i]);
+        let msg = |i: usize| req_for_op(&ops[i]);
         let fast = |i: usize, b: &mut Vec<u8>, h: FrameHeader| {
             lvs_ipvs_nl::append::append_op(b, h, &ops[i])
         };

@@ -2759,7 +2759,7 @@ mod cold_path {
                         pid: 0,
                     };
                     if !lvs_ipvs_nl::append::append_op(&mut self.buf, h, op) {
-                        let m = lvs_sys::ipvs::op_message(op);
+                        let m = lvs_ipvs_nl::req_for_op(op);
                         self.buf
                             .extend(lvs_ipvs_nl::encode_frame(30, 1, self.seq, 0, m));
                     }
