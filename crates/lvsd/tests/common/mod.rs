@@ -73,14 +73,35 @@ pub fn ip(ns: &str, args: &[&str]) {
     assert!(st.unwrap().success(), "ip {args:?}");
 }
 
-/// A free TCP port on 127.0.0.1 (bound once, then released).
+/// A TCP port free on 127.0.0.1 *below* the ephemeral range (`ip_local_port_range`): ports the
+/// kernel hands out for `bind(0)`/`connect`, and the top of that range that a running lvsd holds
+/// as half-open probe source ports (another test's daemon, say), would race with the test that
+/// binds this port a moment later.
 #[allow(dead_code)]
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768)
+        .max(12000);
+    // Spread over [10000, low): start from the PID and the clock so test processes running at
+    // the same time start far apart, then walk.
+    let span = low - 10000;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let seed = std::process::id().wrapping_mul(7919) ^ nanos;
+    for _ in 0..span {
+        let i = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 10000 + (seed.wrapping_add(i.wrapping_mul(97))) % span;
+        let port = port as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free TCP port below the ephemeral range");
 }
 
 /// `lvsd run -C -n -l --dataplane none` (checkers alone, nothing programmed) on
