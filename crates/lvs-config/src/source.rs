@@ -21,6 +21,14 @@ pub struct FileMeta {
 pub trait Source {
     /// Read a whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Read a whole file into `buf` (replacing what it held), reusing its memory where the
+    /// source can: a reload reads into the buffer the previous reload freed.
+    fn read_into(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+        let bytes = self.read(path)?;
+        buf.clear();
+        buf.extend_from_slice(&bytes);
+        Ok(())
+    }
     /// File type and permissions.
     fn metadata(&self, path: &Path) -> io::Result<FileMeta>;
     /// Expand a glob pattern (`*`, `?`, `[…]`; braces are expanded by the
@@ -43,6 +51,13 @@ pub struct FsSource;
 impl Source for FsSource {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+
+    fn read_into(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+        use std::io::Read;
+        buf.clear();
+        std::fs::File::open(path)?.read_to_end(buf)?;
+        Ok(())
     }
 
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {

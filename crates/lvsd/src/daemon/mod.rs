@@ -364,6 +364,9 @@ pub(crate) async fn run(opts: Options) -> anyhow::Result<()> {
     // The first apply, with the checkers' initial weights.
     d.dataplane.flush(&d.loaded.config);
     sd_notify("READY=1\nSTATUS=running");
+    // Now that the start is done: the memory the first SIGHUP's re-read needs, written once, so
+    // that reload costs what later ones do (lvs_config::Loaded::prepare_reload).
+    d.loaded.prepare_reload();
     let mut watchdog = tokio::time::interval(Duration::from_secs(5));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -761,6 +764,7 @@ impl Daemon {
                 self.engine.reconfigure(Instant::now(), cfg);
                 self.dataplane.reconfigure();
                 self.loaded = loaded;
+                self.loaded.prepare_reload();
                 self.reopen_lvs_fifos();
                 if !self.opts.vrrp_only {
                     self.check_scripts = vrrp::CheckScripts::new(&self.loaded);
