@@ -1421,8 +1421,19 @@ mod timing {
     use super::*;
     use crate::{load, FsSource};
 
-    /// Phase timings of a one-weight reload of bench/ipvs-apply's 10,000 × 4 configuration
-    /// (`cargo test --release -p lvs-config reload_timing -- --ignored --nocapture`).
+    /// Minor page faults of this process so far (/proc/self/stat field 10).
+    fn minflt() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let rest = s.rsplit_once(") ").map_or("", |(_, r)| r);
+        rest.split_whitespace()
+            .nth(7)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// One-weight reloads of bench/ipvs-apply's 10,000 × 4 configuration, first and later ones,
+    /// without and with `prepare_reload` (`cargo test --release -p lvs-config reload_timing --
+    /// --ignored --nocapture`; docs/PERFORMANCE.md).
     #[test]
     #[ignore]
     fn reload_timing() {
@@ -1444,51 +1455,45 @@ mod timing {
             t.push_str("}\n");
         }
         std::fs::write(&main, &t).unwrap();
-        let t0 = std::time::Instant::now();
-        let l = load(&FsSource, &main).unwrap();
-        eprintln!("full load {:?}", t0.elapsed());
         let w = t.replacen(
             "10.2.100.1 80 {\n    weight 1",
             "10.2.100.1 80 {\n    weight 3",
             1,
         );
-        std::fs::write(&main, &w).unwrap();
-        for _ in 0..3 {
+        // A chain of reloads applied in place (as the daemon does), alternating the weight, without
+        // and with the memory set aside first: the first reloads pay for fresh pages unless
+        // `prepare_reload` ran.
+        for prepare in [false, true] {
+            std::fs::write(&main, &t).unwrap();
             let t0 = std::time::Instant::now();
-            let _ = std::fs::read(&main).unwrap();
-            let t1 = std::time::Instant::now();
-            let r = reload(&l, &FsSource).unwrap();
-            let t2 = std::time::Instant::now();
-            let mut l2 = l.clone();
-            let t3 = std::time::Instant::now();
-            if let Reload::Partial(p) = r {
-                l2.apply(p);
-            } else {
-                panic!("not partial");
+            let mut l = load(&FsSource, &main).unwrap();
+            let load_t = t0.elapsed();
+            let t0 = std::time::Instant::now();
+            if prepare {
+                l.prepare_reload();
             }
-            let b = l.base.0.as_deref().unwrap();
-            let new: Bytes = Arc::new(std::fs::read(&main).unwrap());
-            let t4 = std::time::Instant::now();
-            let ci = b
-                .calls
-                .iter()
-                .position(|c| matches!(c, Call::Read(..)))
-                .unwrap();
-            let Call::Read(_, Ok(old)) = &b.calls[ci] else {
-                panic!()
-            };
-            let pre = common_prefix(old, &new);
-            let p = patch(&l, b, &[(ci, new, pre)]).unwrap();
-            let t5 = std::time::Instant::now();
-            drop(p);
             eprintln!(
-                "read {:?} reload {:?} (clone {:?}) apply {:?} patch {:?}",
-                t1 - t0,
-                t2 - t1,
-                t3 - t2,
-                t3.elapsed(),
-                t5 - t4
+                "prepare_reload {prepare}: load {load_t:?}, prepare {:?}",
+                t0.elapsed()
             );
+            for i in 0..6 {
+                std::fs::write(&main, if i % 2 == 0 { &w } else { &t }).unwrap();
+                let t0 = std::time::Instant::now();
+                let mut buf = Vec::new();
+                FsSource.read_into(&main, &mut buf).unwrap();
+                let read_t = t0.elapsed();
+                let f0 = minflt();
+                let t0 = std::time::Instant::now();
+                let Reload::Partial(p) = reload(&l, &FsSource).unwrap() else {
+                    panic!("not partial");
+                };
+                l.apply(p);
+                eprintln!(
+                    "  reload {i}: {:?}, {} page faults (a read into fresh memory alone: {read_t:?})",
+                    t0.elapsed(),
+                    minflt() - f0
+                );
+            }
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
