@@ -3,7 +3,7 @@
 # reload, lvsd vs keepalived 2.2.7, in the real-kernel VM (tests/vm/vm-run.sh: Debian's kernel
 # under qemu TCG — slow, but the same VM for both sides).
 #   bench/ipvs-apply/run.sh [N_VS] [N_RS] [RELOADS] [WHAT...]     WHAT: apply daemon keepalived
-#   (and restart: after daemon, lvsd again on the table it left, then the same reloads)
+#   (and restart: lvsd started, SIGKILLed, started again on the table it left, then the reloads)
 # Env: LVSD (an lvsd binary; default: cargo build --release), IPVS_WAIT (the helper; default:
 # cargo build --release -p lvs-sys --example ipvs_wait), OUT (default /tmp/lvsd-bench-ipvs-apply),
 # LVSD_VM_MEM / LVSD_VM_SMP (default 3072 / 2).
