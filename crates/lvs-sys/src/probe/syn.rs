@@ -30,6 +30,14 @@
 //! filter; if another socket has it, the connect probe runs the check (and fails, as keepalived's
 //! bind does). Probes of one server from one port go one at a time (the 4-tuple is the key).
 //!
+//! ICMP errors quoting one of our SYNs end its probe at once, as they end a kernel `connect` in
+//! SYN-SENT (`tcp_v4_err` / `tcp_v6_err`): destination unreachable (but "fragmentation needed" /
+//! "packet too big"), time exceeded and parameter problem, with the errno the kernel's table
+//! gives (`icmp_err_convert`, `icmpv6_err_convert`) — "No route to host" when the director's
+//! own neighbour resolution fails for an on-link server, as keepalived's connect reports it.
+//! They are read on raw ICMP / ICMPv6 sockets (a BPF filter passes only those types) and
+//! matched by the quoted destination, our port and our ISN as the sequence number.
+//!
 //! Not taken here (the connect probe runs them): `bind_if` and `fwmark` (per-socket options a
 //! shared raw socket cannot carry per packet), IPv6 with `bindto` or `bind_port`, and IPv6 when
 //! the IPv6 raw socket or reservation is not available.
@@ -62,6 +70,9 @@ const RTO: Duration = Duration::from_secs(1);
 const SRC_TTL: Duration = Duration::from_secs(60);
 /// Bytes kept of a received segment (IPv4 header with options + TCP header).
 const SNAP: usize = 80;
+/// Bytes kept of a received ICMP error (outer and quoted IPv4 headers with options, the ICMP
+/// header, the quoted TCP ports and sequence number).
+const SNAP_ICMP: usize = 160;
 /// The SYN's length: IPv4 header (20) + TCP header with the MSS option (24).
 const SYN_LEN: usize = 44;
 /// An IPv6 SYN's TCP header with the MSS option.
@@ -258,6 +269,160 @@ pub(crate) fn filter6(lo: u16, hi: u16) -> Vec<libc::sock_filter> {
     ]
 }
 
+/// An ICMP or ICMPv6 error quoting a TCP segment we sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IcmpError {
+    /// The quoted segment's destination (the probed server).
+    pub(crate) to: SocketAddr,
+    /// The quoted segment's source port (ours).
+    pub(crate) port: u16,
+    /// The quoted sequence number (our ISN for a SYN).
+    pub(crate) seq: u32,
+    /// What a kernel `connect` in SYN-SENT would have failed with.
+    pub(crate) errno: i32,
+    pub(crate) icmp_type: u8,
+    pub(crate) code: u8,
+}
+
+impl IcmpError {
+    /// The probe's failure detail: the errno's text, as the connect probe reports it, and
+    /// which ICMP message said so.
+    pub(crate) fn detail(&self, from: IpAddr) -> String {
+        let v = if from.is_ipv4() { "ICMP" } else { "ICMPv6" };
+        format!(
+            "{} ({v} type {} code {} from {from})",
+            io::Error::from_raw_os_error(self.errno),
+            self.icmp_type,
+            self.code
+        )
+    }
+}
+
+/// The errno a kernel TCP socket in SYN-SENT takes from an ICMP error (`tcp_v4_err` with
+/// `icmp_err_convert`); `None` for messages it ignores (fragmentation needed is path MTU
+/// discovery, codes past 15, other types).
+pub(crate) fn icmp4_errno(icmp_type: u8, code: u8) -> Option<i32> {
+    match (icmp_type, code) {
+        (3, 4) | (3, 16..) => None,
+        (3, c) => Some(match c {
+            0 | 6 | 9 | 11 => libc::ENETUNREACH,
+            2 => libc::ENOPROTOOPT,
+            3 => libc::ECONNREFUSED,
+            5 => libc::EOPNOTSUPP,
+            7 => libc::EHOSTDOWN,
+            8 => libc::ENONET,
+            _ => libc::EHOSTUNREACH,
+        }),
+        (11, _) => Some(libc::EHOSTUNREACH),
+        (12, _) => Some(libc::EPROTO),
+        _ => None,
+    }
+}
+
+/// The same for ICMPv6 (`tcp_v6_err` with `icmpv6_err_convert`; packet too big is path MTU
+/// discovery).
+pub(crate) fn icmp6_errno(icmp_type: u8, code: u8) -> Option<i32> {
+    match (icmp_type, code) {
+        (1, 0) => Some(libc::ENETUNREACH),
+        (1, 1 | 5 | 6) => Some(libc::EACCES),
+        (1, 2 | 3) => Some(libc::EHOSTUNREACH),
+        (1, 4) => Some(libc::ECONNREFUSED),
+        (1, _) | (4, _) => Some(libc::EPROTO),
+        (3, _) => Some(libc::EHOSTUNREACH),
+        _ => None,
+    }
+}
+
+/// Parses an IPv4 ICMP error (as a raw `IPPROTO_ICMP` socket returns it: with the outer IPv4
+/// header) quoting a TCP segment; `None` for anything else. Also the sender of the message.
+pub(crate) fn parse_icmp4(p: &[u8]) -> Option<(Ipv4Addr, IcmpError)> {
+    if p.len() < 20 || p[0] >> 4 != 4 || p[9] != libc::IPPROTO_ICMP as u8 {
+        return None;
+    }
+    let ihl = usize::from(p[0] & 0x0f) * 4;
+    let from = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+    let icmp = p.get(ihl..)?;
+    let (icmp_type, code) = (*icmp.first()?, *icmp.get(1)?);
+    let errno = icmp4_errno(icmp_type, code)?;
+    let inner = icmp.get(8..)?;
+    if inner.len() < 20 || inner[0] >> 4 != 4 || inner[9] != libc::IPPROTO_TCP as u8 {
+        return None;
+    }
+    let iihl = usize::from(inner[0] & 0x0f) * 4;
+    let dst = Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]);
+    let t = inner.get(iihl..iihl + 8)?;
+    Some((
+        from,
+        IcmpError {
+            to: SocketAddr::new(IpAddr::V4(dst), u16::from_be_bytes([t[2], t[3]])),
+            port: u16::from_be_bytes([t[0], t[1]]),
+            seq: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+            errno,
+            icmp_type,
+            code,
+        },
+    ))
+}
+
+/// Parses an ICMPv6 error (as a raw `IPPROTO_ICMPV6` socket returns it: from the ICMPv6
+/// header on) quoting a TCP segment right after the IPv6 header; `None` for anything else.
+pub(crate) fn parse_icmp6(p: &[u8]) -> Option<IcmpError> {
+    let (icmp_type, code) = (*p.first()?, *p.get(1)?);
+    let errno = icmp6_errno(icmp_type, code)?;
+    let inner = p.get(8..)?;
+    if inner.len() < 48 || inner[0] >> 4 != 6 || inner[6] != libc::IPPROTO_TCP as u8 {
+        return None;
+    }
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&inner[24..40]);
+    let t = &inner[40..48];
+    Some(IcmpError {
+        to: SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::from(d)),
+            u16::from_be_bytes([t[2], t[3]]),
+        ),
+        port: u16::from_be_bytes([t[0], t[1]]),
+        seq: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+        errno,
+        icmp_type,
+        code,
+    })
+}
+
+/// The classic BPF program for the raw ICMP socket (data from the IPv4 header): the error types
+/// a connecting socket acts on (destination unreachable but fragmentation needed, time
+/// exceeded, parameter problem).
+pub(crate) fn filter_icmp4() -> Vec<libc::sock_filter> {
+    let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    vec![
+        i(0xb1, 0, 0, 0),                // 0: ldxb 4*([0]&0xf): x = IP header length
+        i(0x50, 0, 0, 0),                // 1: ldb [x+0]: ICMP type
+        i(0x15, 2, 0, 3),                // 2: unreachable → 5
+        i(0x15, 5, 0, 11),               // 3: time exceeded → accept (9)
+        i(0x15, 4, 5, 12),               // 4: parameter problem → accept, else drop (10)
+        i(0x50, 0, 0, 1),                // 5: ldb [x+1]: code
+        i(0x15, 3, 0, 4),                // 6: fragmentation needed → drop
+        i(0x25, 2, 0, 15),               // 7: code > 15 → drop
+        i(0x05, 0, 0, 0),                // 8: ja accept
+        i(0x06, 0, 0, SNAP_ICMP as u32), // 9: accept
+        i(0x06, 0, 0, 0),                // 10: drop
+    ]
+}
+
+/// The same for the raw ICMPv6 socket (data from the ICMPv6 header): destination unreachable,
+/// time exceeded, parameter problem.
+pub(crate) fn filter_icmp6() -> Vec<libc::sock_filter> {
+    let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    vec![
+        i(0x30, 0, 0, 0),                // 0: ldb [0]: type
+        i(0x15, 2, 0, 1),                // 1: unreachable → accept
+        i(0x15, 1, 0, 3),                // 2: time exceeded → accept
+        i(0x15, 0, 1, 4),                // 3: parameter problem → accept, else drop
+        i(0x06, 0, 0, SNAP_ICMP as u32), // 4: accept
+        i(0x06, 0, 0, 0),                // 5: drop
+    ]
+}
+
 /// Room for the replies that arrive between two polls (a busy loop polls late): 4 MiB, above
 /// `net.core.rmem_max` with `SO_RCVBUFFORCE` when allowed (CAP_NET_ADMIN), else up to it. A
 /// reply dropped for want of room would turn an up server into a timeout.
@@ -382,6 +547,9 @@ struct Shared {
     raw: OwnedFd,
     /// IPv6 (`None`: IPv6 targets connect).
     raw6: Option<OwnedFd>,
+    /// ICMP and ICMPv6 errors (`None`: not available; a probe then waits for its timeout).
+    icmp: Option<OwnedFd>,
+    icmp6: Option<OwnedFd>,
     res: Reservation,
     keys: RandomState,
     state: Mutex<State>,
@@ -390,6 +558,15 @@ struct Shared {
 
 /// Probe key: (server, our port).
 type Key = (SocketAddr, u16);
+
+/// What a socket [`Shared::drain_fd`] reads carries.
+#[derive(Clone, Copy)]
+enum Rx {
+    Tcp4,
+    Tcp6,
+    Icmp4,
+    Icmp6,
+}
 
 struct Slot {
     gen: u32,
@@ -462,10 +639,16 @@ impl HalfOpen {
         } else {
             Self::open6(&res).ok()
         };
+        let icmp = Self::open_icmp(Domain::IPV4, socket2::Protocol::ICMPV4, &filter_icmp4());
+        let icmp6 = raw6.as_ref().and_then(|_| {
+            Self::open_icmp(Domain::IPV6, socket2::Protocol::ICMPV6, &filter_icmp6())
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 raw: raw.into(),
                 raw6,
+                icmp,
+                icmp6,
                 res,
                 keys: RandomState::new(),
                 state: Mutex::new(State {
@@ -475,6 +658,17 @@ impl HalfOpen {
                 wake: Notify::new(),
             }),
         })
+    }
+
+    /// A raw ICMP or ICMPv6 socket with `prog` attached; `None` if it cannot be had.
+    fn open_icmp(
+        domain: Domain,
+        proto: socket2::Protocol,
+        prog: &[libc::sock_filter],
+    ) -> Option<OwnedFd> {
+        let sock = Socket::new(domain, Type::RAW.nonblocking().cloexec(), Some(proto)).ok()?;
+        attach(&sock, prog).ok()?;
+        Some(sock.into())
     }
 
     /// The IPv6 raw socket: the kernel fills in the TCP checksum (offset 16).
@@ -781,16 +975,42 @@ impl Shared {
         }
     }
 
-    /// Reads the replies on both sockets until none is left; matches them to probes.
+    /// Reads the replies and ICMP errors on every socket until none is left; matches them to
+    /// probes.
     fn drain(&self) {
-        self.drain_fd(self.raw.as_raw_fd(), false);
+        self.drain_fd(self.raw.as_raw_fd(), Rx::Tcp4);
         if let Some(r) = &self.raw6 {
-            self.drain_fd(r.as_raw_fd(), true);
+            self.drain_fd(r.as_raw_fd(), Rx::Tcp6);
+        }
+        if let Some(r) = &self.icmp {
+            self.drain_fd(r.as_raw_fd(), Rx::Icmp4);
+        }
+        if let Some(r) = &self.icmp6 {
+            self.drain_fd(r.as_raw_fd(), Rx::Icmp6);
         }
     }
 
-    fn drain_fd(&self, fd: std::os::fd::RawFd, v6: bool) {
-        let mut bufs = [[0u8; SNAP]; BATCH];
+    /// Ends the probe an ICMP error quotes (its server, our port, our ISN), if still running.
+    fn icmp_error(&self, st: &mut State, e: &IcmpError, from: IpAddr, now: Instant) {
+        let Some(&idx) = st.inflight.get(&(e.to, e.port)) else {
+            return;
+        };
+        let slot = &st.slots[idx as usize];
+        if slot.isn != e.seq {
+            return;
+        }
+        let gen = slot.gen;
+        self.finish(st, idx, gen, false, e.detail(from), now);
+    }
+
+    fn drain_fd(&self, fd: std::os::fd::RawFd, rx: Rx) {
+        let v6 = matches!(rx, Rx::Tcp6 | Rx::Icmp6);
+        let snap = if matches!(rx, Rx::Icmp4 | Rx::Icmp6) {
+            SNAP_ICMP
+        } else {
+            SNAP
+        };
+        let mut bufs = [[0u8; SNAP_ICMP]; BATCH];
         // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
         let mut names: [libc::sockaddr_in6; BATCH] = unsafe { std::mem::zeroed() };
         loop {
@@ -798,7 +1018,7 @@ impl Shared {
                 .iter_mut()
                 .map(|b| libc::iovec {
                     iov_base: b.as_mut_ptr() as *mut libc::c_void,
-                    iov_len: SNAP,
+                    iov_len: snap,
                 })
                 .collect();
             // SAFETY: mmsghdr is plain data; all-zero is a valid value.
@@ -836,12 +1056,26 @@ impl Shared {
                 .zip(names.iter())
                 .take(n as usize)
             {
-                let len = (m.msg_len as usize).min(SNAP);
-                let r = if v6 {
-                    let src = Ipv6Addr::from(name.sin6_addr.s6_addr);
-                    parse_tcp(IpAddr::V6(src), &b[..len])
-                } else {
-                    parse_reply(&b[..len])
+                let len = (m.msg_len as usize).min(snap);
+                let r = match rx {
+                    Rx::Tcp6 => {
+                        let src = Ipv6Addr::from(name.sin6_addr.s6_addr);
+                        parse_tcp(IpAddr::V6(src), &b[..len])
+                    }
+                    Rx::Tcp4 => parse_reply(&b[..len]),
+                    Rx::Icmp4 => {
+                        if let Some((from, e)) = parse_icmp4(&b[..len]) {
+                            self.icmp_error(&mut st, &e, IpAddr::V4(from), now);
+                        }
+                        continue;
+                    }
+                    Rx::Icmp6 => {
+                        if let Some(e) = parse_icmp6(&b[..len]) {
+                            let from = Ipv6Addr::from(name.sin6_addr.s6_addr);
+                            self.icmp_error(&mut st, &e, IpAddr::V6(from), now);
+                        }
+                        continue;
+                    }
                 };
                 let Some(r) = r else {
                     continue;
@@ -1066,38 +1300,155 @@ mod tests {
 
     /// The BPF program, run by a tiny interpreter of the opcodes it uses: it passes SYN and RST
     /// segments to the reserved range only, and no fragment.
-    #[test]
-    fn filter_passes_replies_to_the_range_only() {
-        fn run(prog: &[libc::sock_filter], p: &[u8]) -> u32 {
-            let (mut acc, mut x, mut pc) = (0u32, 0u32, 0usize);
-            let ld = |off: usize, n: usize| -> u32 {
-                p[off..off + n]
-                    .iter()
-                    .fold(0u32, |v, b| (v << 8) | u32::from(*b))
-            };
-            loop {
-                let i = prog[pc];
-                pc += 1;
-                match i.code {
-                    0x28 => acc = ld(i.k as usize, 2),
-                    0x30 => acc = ld(i.k as usize, 1),
-                    0x48 => acc = ld(x as usize + i.k as usize, 2),
-                    0x50 => acc = ld(x as usize + i.k as usize, 1),
-                    0xb1 => x = u32::from(p[i.k as usize] & 0x0f) * 4,
-                    0x45 | 0x35 | 0x25 | 0x15 => {
-                        let t = match i.code {
-                            0x45 => acc & i.k != 0,
-                            0x35 => acc >= i.k,
-                            0x15 => acc == i.k,
-                            _ => acc > i.k,
-                        };
-                        pc += usize::from(if t { i.jt } else { i.jf });
-                    }
-                    0x06 => return i.k,
-                    c => panic!("opcode {c:#x}"),
+    /// Runs a classic BPF program (the opcodes these filters use) on a packet.
+    fn run(prog: &[libc::sock_filter], p: &[u8]) -> u32 {
+        let (mut acc, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let ld = |off: usize, n: usize| -> u32 {
+            p[off..off + n]
+                .iter()
+                .fold(0u32, |v, b| (v << 8) | u32::from(*b))
+        };
+        loop {
+            let i = prog[pc];
+            pc += 1;
+            match i.code {
+                0x28 => acc = ld(i.k as usize, 2),
+                0x30 => acc = ld(i.k as usize, 1),
+                0x48 => acc = ld(x as usize + i.k as usize, 2),
+                0x50 => acc = ld(x as usize + i.k as usize, 1),
+                0xb1 => x = u32::from(p[i.k as usize] & 0x0f) * 4,
+                0x05 => pc += i.k as usize,
+                0x45 | 0x35 | 0x25 | 0x15 => {
+                    let t = match i.code {
+                        0x45 => acc & i.k != 0,
+                        0x35 => acc >= i.k,
+                        0x15 => acc == i.k,
+                        _ => acc > i.k,
+                    };
+                    pc += usize::from(if t { i.jt } else { i.jf });
                 }
+                0x06 => return i.k,
+                c => panic!("opcode {c:#x}"),
             }
         }
+    }
+
+    /// An ICMP error as the director's kernel would deliver it: outer IPv4 header from `from`,
+    /// ICMP `t`/`c`, quoting `quoted` (its first 28 bytes, as RFC 792 guarantees at least).
+    fn icmp4(from: [u8; 4], t: u8, c: u8, quoted: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0];
+        p.extend_from_slice(&from);
+        p.extend_from_slice(&[10, 88, 0, 1]);
+        p.extend_from_slice(&[t, c, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(&quoted[..28]);
+        let n = p.len() as u16;
+        p[2..4].copy_from_slice(&n.to_be_bytes());
+        p
+    }
+
+    /// ICMP errors quoting our SYN: parsed with the kernel's errno for a connecting socket;
+    /// the filter passes exactly the types and codes that end a connect.
+    #[test]
+    fn icmp_errors_parse_and_filter() {
+        let syn = build_syn(a("10.88.0.1:60936"), a("10.88.9.9:8000"), 0x1234_5678);
+        let (from, e) = parse_icmp4(&icmp4([10, 88, 0, 2], 3, 1, &syn)).unwrap();
+        assert_eq!(from, Ipv4Addr::new(10, 88, 0, 2));
+        assert_eq!(
+            e,
+            IcmpError {
+                to: "10.88.9.9:8000".parse().unwrap(),
+                port: 60936,
+                seq: 0x1234_5678,
+                errno: libc::EHOSTUNREACH,
+                icmp_type: 3,
+                code: 1,
+            }
+        );
+        assert!(
+            e.detail(IpAddr::V4(from)).starts_with("No route to host"),
+            "{}",
+            e.detail(IpAddr::V4(from))
+        );
+        let errno = |t, c| parse_icmp4(&icmp4([10, 88, 0, 2], t, c, &syn)).map(|(_, e)| e.errno);
+        assert_eq!(errno(3, 0), Some(libc::ENETUNREACH));
+        assert_eq!(errno(3, 3), Some(libc::ECONNREFUSED));
+        assert_eq!(
+            errno(3, 13),
+            Some(libc::EHOSTUNREACH),
+            "administratively prohibited"
+        );
+        assert_eq!(errno(11, 0), Some(libc::EHOSTUNREACH), "time exceeded");
+        assert_eq!(errno(12, 0), Some(libc::EPROTO));
+        assert_eq!(
+            errno(3, 4),
+            None,
+            "fragmentation needed is path MTU discovery"
+        );
+        assert_eq!(errno(3, 16), None);
+        assert_eq!(errno(0, 0), None, "echo reply");
+        // Quoting UDP, or cut short: not ours.
+        let mut udp = syn;
+        udp[9] = libc::IPPROTO_UDP as u8;
+        assert!(parse_icmp4(&icmp4([10, 88, 0, 2], 3, 1, &udp)).is_none());
+        let full = icmp4([10, 88, 0, 2], 3, 1, &syn);
+        assert!(parse_icmp4(&full[..full.len() - 1]).is_none());
+        // The filter: the same set.
+        let prog = filter_icmp4();
+        for (t, c, pass) in [
+            (3, 0, true),
+            (3, 1, true),
+            (3, 3, true),
+            (3, 4, false),
+            (3, 13, true),
+            (3, 15, true),
+            (3, 16, false),
+            (11, 0, true),
+            (12, 0, true),
+            (0, 0, false),
+            (8, 0, false),
+            (5, 1, false),
+        ] {
+            let got = run(&prog, &icmp4([10, 88, 0, 2], t, c, &syn));
+            assert_eq!(got != 0, pass, "type {t} code {c}");
+            assert_eq!(
+                errno(t, c).is_some(),
+                pass,
+                "parse and filter agree on {t}/{c}"
+            );
+        }
+        // ICMPv6: from the ICMPv6 header, quoting the IPv6 header and our SYN.
+        let mut p6 = vec![1u8, 3, 0, 0, 0, 0, 0, 0];
+        let mut ip6 = [0u8; 40];
+        ip6[0] = 0x60;
+        ip6[6] = libc::IPPROTO_TCP as u8;
+        ip6[8..24].copy_from_slice(&"fd00:88::1".parse::<Ipv6Addr>().unwrap().octets());
+        ip6[24..40].copy_from_slice(&"fd00:88::9".parse::<Ipv6Addr>().unwrap().octets());
+        p6.extend_from_slice(&ip6);
+        p6.extend_from_slice(&build_syn6(60936, 8000, 7)[..8]);
+        let e6 = parse_icmp6(&p6).unwrap();
+        assert_eq!(e6.to, "[fd00:88::9]:8000".parse().unwrap());
+        assert_eq!((e6.port, e6.seq, e6.errno), (60936, 7, libc::EHOSTUNREACH));
+        let prog6 = filter_icmp6();
+        for (t, c, pass) in [
+            (1, 3, true),
+            (1, 4, true),
+            (2, 0, false),
+            (3, 0, true),
+            (4, 0, true),
+            (128, 0, false),
+        ] {
+            p6[0] = t;
+            p6[1] = c;
+            assert_eq!(run(&prog6, &p6) != 0, pass, "ICMPv6 type {t}");
+            assert_eq!(parse_icmp6(&p6).is_some(), pass, "ICMPv6 type {t}");
+        }
+        p6[0] = 1;
+        p6[1] = 4;
+        assert_eq!(parse_icmp6(&p6).unwrap().errno, libc::ECONNREFUSED);
+    }
+
+    #[test]
+    fn filter_passes_replies_to_the_range_only() {
         let prog = filter(61000, 61063, &[]);
         let seg = |dport: u16, flags: u8| {
             let mut p = reply(flags, 1);
@@ -1218,6 +1569,67 @@ mod tests {
             "via",
             "10.88.0.2",
         ]);
+        // Behind `s`, routes it refuses (ICMP / ICMPv6 destination unreachable back to `d`).
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &s,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &s,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.forwarding=1",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &s,
+            "route",
+            "add",
+            "unreachable",
+            "10.88.8.0/24",
+        ]);
+        // 10.88.9.0/24 stays a silent drop now that `s` forwards.
+        sh(&["ip", "-n", &s, "route", "add", "blackhole", "10.88.9.0/24"]);
+        sh(&[
+            "ip",
+            "-n",
+            &s,
+            "-6",
+            "route",
+            "add",
+            "unreachable",
+            "fd00:88:8::/64",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &d,
+            "route",
+            "add",
+            "10.88.8.0/24",
+            "via",
+            "10.88.0.2",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &d,
+            "-6",
+            "route",
+            "add",
+            "fd00:88:8::/64",
+            "via",
+            "fd00:88::2",
+        ]);
         // A listener that never accepts: only the kernel's handshake answers.
         guard.1 = Some(
             Command::new("ip")
@@ -1301,8 +1713,16 @@ mod tests {
                 let mut bound6 = v6(8000);
                 Arc::make_mut(&mut bound6).target.bindto = Some("fd00:88::1".parse().unwrap());
                 assert!(!h.spawn(id(5), &bound6, tx.clone()), "IPv6 bindto connects");
+                // Refused by a router (ICMP), and an on-link address nobody answers ARP for
+                // (the director's own kernel reports the neighbour failure, ~3 s).
+                assert!(h.spawn(id(9), &spec([10, 88, 8, 8], 8000, 5), tx.clone()));
+                assert!(h.spawn(id(10), &spec([10, 88, 0, 77], 8000, 6), tx.clone()));
+                let mut unreach6 = v6(8000);
+                Arc::make_mut(&mut unreach6).target.connect_ip = "fd00:88:8::8".parse().unwrap();
+                Arc::make_mut(&mut unreach6).connect_timeout = Duration::from_secs(5);
+                assert!(h.spawn(id(11), &unreach6, tx.clone()));
                 let mut got = HashMap::new();
-                for _ in 0..6 {
+                for _ in 0..9 {
                     let (run, r) = tokio::time::timeout(Duration::from_secs(6), rx.recv())
                         .await
                         .expect("a result")
@@ -1316,6 +1736,28 @@ mod tests {
         .unwrap();
         let (up, refused, hole) = (&results[&1], &results[&2], &results[&3]);
         let (up6, refused6, bound) = (&results[&6], &results[&7], &results[&4]);
+        let (routed, onlink, routed6) = (&results[&9], &results[&10], &results[&11]);
+        assert!(
+            !routed.ok
+                && routed.detail.contains("No route to host")
+                && routed.detail.contains("ICMP type 3 code 1 from 10.88.0.2"),
+            "{routed:?}"
+        );
+        assert!(routed.latency < Duration::from_millis(900), "{routed:?}");
+        assert!(
+            !routed6.ok
+                && routed6
+                    .detail
+                    .contains("ICMPv6 type 1 code 0 from fd00:88::2"),
+            "{routed6:?}"
+        );
+        // The router's first ICMPv6 error may go to the retransmitted SYN (1 s).
+        assert!(routed6.latency < Duration::from_millis(2500), "{routed6:?}");
+        assert!(
+            !onlink.ok && onlink.detail.contains("No route to host"),
+            "{onlink:?}"
+        );
+        assert!(onlink.latency < Duration::from_secs(5), "{onlink:?}");
         assert!(bound.ok && bound.detail == "SYN-ACK", "{bound:?}");
         assert!(up6.ok && up6.detail == "SYN-ACK", "{up6:?}");
         assert!(
