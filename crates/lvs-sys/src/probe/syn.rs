@@ -391,35 +391,38 @@ pub(crate) fn parse_icmp6(p: &[u8]) -> Option<IcmpError> {
 
 /// The classic BPF program for the raw ICMP socket (data from the IPv4 header): the error types
 /// a connecting socket acts on (destination unreachable but fragmentation needed, time
-/// exceeded, parameter problem).
+/// exceeded, parameter problem) quoting a TCP segment.
 pub(crate) fn filter_icmp4() -> Vec<libc::sock_filter> {
     let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     vec![
         i(0xb1, 0, 0, 0),                // 0: ldxb 4*([0]&0xf): x = IP header length
         i(0x50, 0, 0, 0),                // 1: ldb [x+0]: ICMP type
-        i(0x15, 2, 0, 3),                // 2: unreachable → 5
-        i(0x15, 5, 0, 11),               // 3: time exceeded → accept (9)
-        i(0x15, 4, 5, 12),               // 4: parameter problem → accept, else drop (10)
+        i(0x15, 2, 0, 3),                // 2: unreachable → its code (5)
+        i(0x15, 4, 0, 11),               // 3: time exceeded → quoted protocol (8)
+        i(0x15, 3, 6, 12),               // 4: parameter problem → 8, else drop (11)
         i(0x50, 0, 0, 1),                // 5: ldb [x+1]: code
-        i(0x15, 3, 0, 4),                // 6: fragmentation needed → drop
-        i(0x25, 2, 0, 15),               // 7: code > 15 → drop
-        i(0x05, 0, 0, 0),                // 8: ja accept
-        i(0x06, 0, 0, SNAP_ICMP as u32), // 9: accept
-        i(0x06, 0, 0, 0),                // 10: drop
+        i(0x15, 4, 0, 4),                // 6: fragmentation needed → drop
+        i(0x25, 3, 0, 15),               // 7: code > 15 → drop
+        i(0x50, 0, 0, 17),               // 8: ldb [x+17]: the quoted header's protocol
+        i(0x15, 0, 1, 6),                // 9: TCP → accept, else drop
+        i(0x06, 0, 0, SNAP_ICMP as u32), // 10: accept
+        i(0x06, 0, 0, 0),                // 11: drop
     ]
 }
 
 /// The same for the raw ICMPv6 socket (data from the ICMPv6 header): destination unreachable,
-/// time exceeded, parameter problem.
+/// time exceeded, parameter problem, quoting TCP right after the IPv6 header.
 pub(crate) fn filter_icmp6() -> Vec<libc::sock_filter> {
     let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     vec![
         i(0x30, 0, 0, 0),                // 0: ldb [0]: type
-        i(0x15, 2, 0, 1),                // 1: unreachable → accept
-        i(0x15, 1, 0, 3),                // 2: time exceeded → accept
-        i(0x15, 0, 1, 4),                // 3: parameter problem → accept, else drop
-        i(0x06, 0, 0, SNAP_ICMP as u32), // 4: accept
-        i(0x06, 0, 0, 0),                // 5: drop
+        i(0x15, 2, 0, 1),                // 1: unreachable → 4
+        i(0x15, 1, 0, 3),                // 2: time exceeded → 4
+        i(0x15, 0, 3, 4),                // 3: parameter problem → 4, else drop (7)
+        i(0x30, 0, 0, 14),               // 4: ldb [14]: the quoted next header
+        i(0x15, 0, 1, 6),                // 5: TCP → accept, else drop
+        i(0x06, 0, 0, SNAP_ICMP as u32), // 6: accept
+        i(0x06, 0, 0, 0),                // 7: drop
     ]
 }
 
@@ -1390,6 +1393,8 @@ mod tests {
         let mut udp = syn;
         udp[9] = libc::IPPROTO_UDP as u8;
         assert!(parse_icmp4(&icmp4([10, 88, 0, 2], 3, 1, &udp)).is_none());
+        assert_eq!(run(&filter_icmp4(), &icmp4([10, 88, 0, 2], 3, 1, &udp)), 0);
+        assert_eq!(run(&filter_icmp4(), &icmp4([10, 88, 0, 2], 11, 0, &udp)), 0);
         let full = icmp4([10, 88, 0, 2], 3, 1, &syn);
         assert!(parse_icmp4(&full[..full.len() - 1]).is_none());
         // The filter: the same set.
@@ -1445,6 +1450,9 @@ mod tests {
         p6[0] = 1;
         p6[1] = 4;
         assert_eq!(parse_icmp6(&p6).unwrap().errno, libc::ECONNREFUSED);
+        p6[8 + 6] = libc::IPPROTO_UDP as u8;
+        assert_eq!(run(&prog6, &p6), 0, "quoting UDP");
+        assert!(parse_icmp6(&p6).is_none());
     }
 
     #[test]
