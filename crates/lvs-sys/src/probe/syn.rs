@@ -595,6 +595,9 @@ struct State {
     outbox: Vec<(u32, u32)>,
     queued: VecDeque<Job>,
     src_cache: HashMap<Ipv4Addr, (Ipv4Addr, Instant)>,
+    /// Whether a `bindto` address can be bound here (the error if not), asked again after
+    /// [`SRC_TTL`].
+    bindto_cache: HashMap<Ipv4Addr, (Result<(), i32>, Instant)>,
     running: usize,
     max: usize,
     next_port: usize,
@@ -808,7 +811,19 @@ impl Shared {
         let dst = SocketAddr::new(t.connect_ip, t.connect_port);
         let src = match (t.connect_ip, t.bindto) {
             (IpAddr::V6(_), _) => Ok(Ipv4Addr::UNSPECIFIED),
-            (_, Some(IpAddr::V4(b))) => Ok(b),
+            // As keepalived's bind: an address this host cannot bind fails the check.
+            (_, Some(IpAddr::V4(b))) => match st.bindto_cache.get(&b) {
+                Some(&(r, at)) if now.saturating_duration_since(at) < SRC_TTL => {
+                    r.map(|()| b).map_err(io::Error::from_raw_os_error)
+                }
+                _ => {
+                    let r = UdpSocket::bind((b, 0)).map(drop);
+                    let errno = |e: &io::Error| e.raw_os_error().unwrap_or(libc::EADDRNOTAVAIL);
+                    st.bindto_cache
+                        .insert(b, (r.as_ref().map(|_| ()).map_err(errno), now));
+                    r.map(|()| b)
+                }
+            },
             (IpAddr::V4(dip), _) => match st.src_cache.get(&dip) {
                 Some(&(a, at)) if now.saturating_duration_since(at) < SRC_TTL => Ok(a),
                 _ => route_src(dip).inspect(|&a| {
@@ -1721,6 +1736,10 @@ mod tests {
                 let mut bound6 = v6(8000);
                 Arc::make_mut(&mut bound6).target.bindto = Some("fd00:88::1".parse().unwrap());
                 assert!(!h.spawn(id(5), &bound6, tx.clone()), "IPv6 bindto connects");
+                // A bindto this host does not have fails as keepalived's bind does.
+                let mut foreign = spec([10, 88, 0, 2], 8000, 2);
+                Arc::make_mut(&mut foreign).target.bindto = Some("10.88.0.99".parse().unwrap());
+                assert!(h.spawn(id(12), &foreign, tx.clone()));
                 // Refused by a router (ICMP), and an on-link address nobody answers ARP for
                 // (the director's own kernel reports the neighbour failure, ~3 s).
                 assert!(h.spawn(id(9), &spec([10, 88, 8, 8], 8000, 5), tx.clone()));
@@ -1730,7 +1749,7 @@ mod tests {
                 Arc::make_mut(&mut unreach6).connect_timeout = Duration::from_secs(5);
                 assert!(h.spawn(id(11), &unreach6, tx.clone()));
                 let mut got = HashMap::new();
-                for _ in 0..9 {
+                for _ in 0..10 {
                     let (run, r) = tokio::time::timeout(Duration::from_secs(6), rx.recv())
                         .await
                         .expect("a result")
@@ -1745,6 +1764,11 @@ mod tests {
         let (up, refused, hole) = (&results[&1], &results[&2], &results[&3]);
         let (up6, refused6, bound) = (&results[&6], &results[&7], &results[&4]);
         let (routed, onlink, routed6) = (&results[&9], &results[&10], &results[&11]);
+        let foreign = &results[&12];
+        assert!(
+            !foreign.ok && foreign.detail.contains("Cannot assign requested address"),
+            "{foreign:?}"
+        );
         assert!(
             !routed.ok
                 && routed.detail.contains("No route to host")
