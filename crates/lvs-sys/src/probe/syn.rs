@@ -16,7 +16,8 @@
 //! a lot of TCP; the rest never reaches user space). A reply is matched by (source address,
 //! source port, our port) and the acknowledgement number (our ISN + 1).
 //!
-//! The source address is `bindto` when set, otherwise the address the kernel would choose for
+//! The source address is `bindto` when set (a `bindto` this host cannot bind fails the check,
+//! as keepalived's bind does), otherwise the address the kernel would choose for
 //! the destination (learnt with a connected UDP socket, cached for a minute). Sends are batched
 //! with `sendmmsg`, replies read with `recvmmsg`; as in the connector, one task polls every
 //! [`POLL`] while probes are in flight and sleeps otherwise.
