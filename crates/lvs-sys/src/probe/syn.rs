@@ -28,8 +28,9 @@
 //!
 //! `bind_port` is the probe's source port: outside the reserved range lvsd holds it the same
 //! way (a bound TCP socket at `bindto`, or the wildcard, as keepalived's bind) and adds it to the
-//! filter; if another socket has it, the connect probe runs the check (and fails, as keepalived's
-//! bind does). Probes of one server from one port go one at a time (the 4-tuple is the key).
+//! filter, and lets it go once no probe asked for it in ten minutes; if another socket has it,
+//! the connect probe runs the check (and fails, as keepalived's bind does). Probes of one server
+//! from one port go one at a time (the 4-tuple is the key).
 //!
 //! ICMP errors quoting one of our SYNs end its probe at once, as they end a kernel `connect` in
 //! SYN-SENT (`tcp_v4_err` / `tcp_v6_err`): destination unreachable (but "fragmentation needed" /
@@ -67,6 +68,9 @@ const POLL: Duration = Duration::from_millis(10);
 pub(crate) const PORTS: u16 = 64;
 /// The first SYN retransmission (then doubling), as the kernel's `connect`.
 const RTO: Duration = Duration::from_secs(1);
+/// A `bind_port` held for probes is let go when no probe asked for it in this long (its
+/// checker was removed by a reload, say); a later probe holds it again.
+const HELD_IDLE: Duration = Duration::from_secs(600);
 /// A learnt source address is asked again after this long (routes change).
 const SRC_TTL: Duration = Duration::from_secs(60);
 /// Bytes kept of a received segment (IPv4 header with options + TCP header).
@@ -604,8 +608,13 @@ struct State {
     next_port: usize,
     counter: u64,
     task: bool,
-    /// `bind_port`s outside the reserved range, held by bound TCP sockets (IPv4).
-    extra: Vec<(u16, Socket)>,
+    /// `bind_port`s outside the reserved range, held by bound TCP sockets (IPv4), with when a
+    /// probe last asked for each.
+    extra: Vec<(u16, Socket, Instant)>,
+    /// A held `bind_port` no probe asked for in this long is let go ([`HELD_IDLE`]).
+    held_idle: Duration,
+    /// When idle `bind_port`s are looked for next.
+    next_release: Option<Instant>,
 }
 
 fn result(ok: bool, detail: String, latency: Duration) -> ProbeResult {
@@ -660,6 +669,7 @@ impl HalfOpen {
                 keys: RandomState::new(),
                 state: Mutex::new(State {
                     max: max_concurrent.max(1),
+                    held_idle: HELD_IDLE,
                     ..State::default()
                 }),
                 wake: Notify::new(),
@@ -771,9 +781,12 @@ impl Shared {
         if (self.res.lo..=self.res.hi).contains(&p) {
             return self.res.ports.contains(&p);
         }
-        if st.extra.iter().any(|(q, _)| *q == p) {
+        let now = Instant::now();
+        if let Some(e) = st.extra.iter_mut().find(|(q, _, _)| *q == p) {
+            e.2 = now;
             return true;
         }
+        self.release_idle(st, now);
         if st.extra.len() >= usize::from(PORTS) {
             return false;
         }
@@ -787,7 +800,7 @@ impl Shared {
         if sock.bind(&SocketAddr::new(ip, p).into()).is_err() {
             return false;
         }
-        let mut ports: Vec<u16> = st.extra.iter().map(|(q, _)| *q).collect();
+        let mut ports: Vec<u16> = st.extra.iter().map(|(q, _, _)| *q).collect();
         ports.push(p);
         if set_filter(
             self.raw.as_raw_fd(),
@@ -797,8 +810,34 @@ impl Shared {
         {
             return false;
         }
-        st.extra.push((p, sock));
+        st.extra.push((p, sock, now));
         true
+    }
+
+    /// Lets go of the held `bind_port`s no probe asked for in [`State::held_idle`] and none is
+    /// using (looked for at most once per `held_idle`, and at least once a minute).
+    fn release_idle(&self, st: &mut State, now: Instant) {
+        if st.next_release.is_some_and(|t| now < t) {
+            return;
+        }
+        st.next_release = Some(now + st.held_idle.min(Duration::from_secs(60)));
+        let idle = st.held_idle;
+        let busy: std::collections::HashSet<u16> = st
+            .inflight
+            .keys()
+            .map(|&(_, q)| q)
+            .filter(|q| st.extra.iter().any(|(e, _, _)| e == q))
+            .collect();
+        let before = st.extra.len();
+        st.extra
+            .retain(|(q, _, last)| busy.contains(q) || now.saturating_duration_since(*last) < idle);
+        if st.extra.len() < before {
+            let ports: Vec<u16> = st.extra.iter().map(|(q, _, _)| *q).collect();
+            let _ = set_filter(
+                self.raw.as_raw_fd(),
+                &filter(self.res.lo, self.res.hi, &ports),
+            );
+        }
     }
 
     fn isn(&self, st: &mut State) -> u32 {
@@ -1705,7 +1744,7 @@ mod tests {
                 assert!(h.spawn(id(1), &spec([10, 88, 0, 2], 8000, 2), tx.clone()));
                 assert!(h.spawn(id(2), &spec([10, 88, 0, 2], 8001, 2), tx.clone()));
                 assert!(h.spawn(id(3), &spec([10, 88, 9, 9], 8000, 3), tx.clone()));
-                // bind_port: that source port, held while lvsd runs; a port another socket
+                // bind_port: that source port, held while probes use it; a port another socket
                 // has goes to the connect probe.
                 let mut bound = spec([10, 88, 0, 2], 8000, 2);
                 Arc::make_mut(&mut bound).target.bind_port = Some(40000);
@@ -1757,11 +1796,34 @@ mod tests {
                         .unwrap();
                     got.insert(run.probe.0, r);
                 }
-                got
+                // bind_port 40000's probe is done: once idle long enough (here at once), the
+                // next bind_port probe lets it go, and anyone may bind it again.
+                {
+                    let mut st = h.shared.lock();
+                    st.held_idle = Duration::ZERO;
+                    st.next_release = None;
+                }
+                let mut other_port = spec([10, 88, 0, 2], 8000, 2);
+                Arc::make_mut(&mut other_port).target.bind_port = Some(40002);
+                assert!(h.spawn(id(13), &other_port, tx.clone()));
+                let free = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+                let released = free.bind(&at.into()).is_ok();
+                let (run, r) = tokio::time::timeout(Duration::from_secs(6), rx.recv())
+                    .await
+                    .expect("a result")
+                    .unwrap();
+                assert_eq!(run.probe.0, 13);
+                assert!(
+                    r.ok && r.detail == "SYN-ACK",
+                    "the new bind_port probes: {r:?}"
+                );
+                (got, released)
             })
         })
         .join()
         .unwrap();
+        let (results, released) = results;
+        assert!(released, "an idle bind_port is let go");
         let (up, refused, hole) = (&results[&1], &results[&2], &results[&3]);
         let (up6, refused6, bound) = (&results[&6], &results[&7], &results[&4]);
         let (routed, onlink, routed6) = (&results[&9], &results[&10], &results[&11]);
