@@ -1048,17 +1048,11 @@ impl Shared {
         }
     }
 
-    /// Ends the probe an ICMP error quotes (its server, our port, our ISN), if still running.
-    fn icmp_error(&self, st: &mut State, e: &IcmpError, from: IpAddr, now: Instant) {
-        let Some(&idx) = st.inflight.get(&(e.to, e.port)) else {
-            return;
-        };
+    /// The running probe (slot, generation) to server `to` from our `port` whose ISN is `isn`.
+    fn probe_of(st: &State, to: SocketAddr, port: u16, isn: u32) -> Option<(u32, u32)> {
+        let &idx = st.inflight.get(&(to, port))?;
         let slot = &st.slots[idx as usize];
-        if slot.isn != e.seq {
-            return;
-        }
-        let gen = slot.gen;
-        self.finish(st, idx, gen, false, e.detail(from), now);
+        (slot.isn == isn).then_some((idx, slot.gen))
     }
 
     fn drain_fd(&self, fd: std::os::fd::RawFd, rx: Rx) {
@@ -1121,16 +1115,17 @@ impl Shared {
                         parse_tcp(IpAddr::V6(src), &b[..len])
                     }
                     Rx::Tcp4 => parse_reply(&b[..len]),
-                    Rx::Icmp4 => {
-                        if let Some((from, e)) = parse_icmp4(&b[..len]) {
-                            self.icmp_error(&mut st, &e, IpAddr::V4(from), now);
-                        }
-                        continue;
-                    }
-                    Rx::Icmp6 => {
-                        if let Some(e) = parse_icmp6(&b[..len]) {
-                            let from = Ipv6Addr::from(name.sin6_addr.s6_addr);
-                            self.icmp_error(&mut st, &e, IpAddr::V6(from), now);
+                    Rx::Icmp4 | Rx::Icmp6 => {
+                        // An ICMP error quoting our SYN: its server, our port, our ISN.
+                        let e = match rx {
+                            Rx::Icmp4 => parse_icmp4(&b[..len]).map(|(f, e)| (IpAddr::V4(f), e)),
+                            _ => parse_icmp6(&b[..len])
+                                .map(|e| (IpAddr::V6(Ipv6Addr::from(name.sin6_addr.s6_addr)), e)),
+                        };
+                        if let Some((from, e)) = e {
+                            if let Some((idx, gen)) = Self::probe_of(&st, e.to, e.port, e.seq) {
+                                self.finish(&mut st, idx, gen, false, e.detail(from), now);
+                            }
                         }
                         continue;
                     }
@@ -1138,14 +1133,10 @@ impl Shared {
                 let Some(r) = r else {
                     continue;
                 };
-                let Some(&idx) = st.inflight.get(&(r.from, r.port)) else {
+                let Some((idx, gen)) = Self::probe_of(&st, r.from, r.port, r.ack.wrapping_sub(1))
+                else {
                     continue;
                 };
-                let slot = &st.slots[idx as usize];
-                if r.ack != slot.isn.wrapping_add(1) {
-                    continue;
-                }
-                let gen = slot.gen;
                 if r.open() {
                     self.finish(&mut st, idx, gen, true, "SYN-ACK".into(), now);
                 } else if r.refused() {
